@@ -1,0 +1,293 @@
+//! Steps as the engine runs them: a flat program of CPU work, waits and loops.
+//!
+//! The step kinds of DESIGN §2 reduce to two: *work* that needs a core (`cpu`, and `mem`
+//! whose duration comes from the latency hierarchy) and *waits* that do not (`io`, and `net`
+//! and `disk`, derived from latency + bytes / bandwidth). `repeat` becomes a loop header.
+//! A program is a flat `Vec` so that a [`Cursor`] walks it with a fixed-size loop stack:
+//! no allocation per step, and a `repeat = 1_000_000` costs nothing until it runs.
+
+use crate::rng::Stream;
+use crate::time::SimDuration;
+
+/// The deepest `repeat` nesting accepted. Real workloads need one or two levels; the limit
+/// keeps the cursor's loop stack a fixed-size array.
+pub const MAX_REPEAT_DEPTH: usize = 8;
+
+/// A duration that may be drawn from a distribution (seeded, see [`crate::rng`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dist {
+    /// Always this long.
+    Fixed(SimDuration),
+    /// Uniform on `mean × (1 ± spread)`.
+    Uniform {
+        /// Mean in nanoseconds.
+        mean: f64,
+        /// Half-width relative to the mean, 0..=1.
+        spread: f64,
+    },
+    /// Normal with standard deviation `mean × spread`, cut at zero.
+    Normal {
+        /// Mean in nanoseconds.
+        mean: f64,
+        /// Standard deviation relative to the mean.
+        spread: f64,
+    },
+    /// Exponential with this mean.
+    Exp {
+        /// Mean in nanoseconds.
+        mean: f64,
+    },
+}
+
+impl Dist {
+    /// The expected value.
+    pub fn mean(&self) -> SimDuration {
+        match *self {
+            Dist::Fixed(d) => d,
+            Dist::Uniform { mean, .. } | Dist::Normal { mean, .. } | Dist::Exp { mean } => {
+                SimDuration(mean.round() as u64)
+            }
+        }
+    }
+
+    /// One draw. Fixed durations do not touch the stream, so adding a distribution to one
+    /// step does not change the draws of the others.
+    pub fn sample(&self, rng: &mut Stream) -> SimDuration {
+        let ns = match *self {
+            Dist::Fixed(d) => return d,
+            Dist::Uniform { mean, spread } => mean * (1.0 + spread * (2.0 * rng.unit() - 1.0)),
+            Dist::Normal { mean, spread } => mean + mean * spread * rng.standard_normal(),
+            Dist::Exp { mean } => mean * rng.standard_exp(),
+        };
+        SimDuration(ns.max(0.0).round().min(u64::MAX as f64 / 4.0) as u64)
+    }
+}
+
+/// One instruction of a program.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Instr {
+    /// Work measured on one otherwise idle core. `gil`: Python code that holds the GIL.
+    Cpu {
+        /// The work.
+        work: Dist,
+        /// Needs the process's GIL.
+        gil: bool,
+    },
+    /// A wait that does not use a core (I/O, network, disk).
+    Io {
+        /// How long.
+        time: Dist,
+        /// Under asyncio: a blocking call that stalls the event loop.
+        blocking: bool,
+    },
+    /// Runs the instructions `here + 1 .. end` `count` times.
+    Repeat {
+        /// Iterations, ≥ 1.
+        count: u64,
+        /// Index just past the loop body.
+        end: u32,
+    },
+}
+
+/// A flattened list of steps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Program {
+    /// The instructions, loop bodies inline after their header.
+    pub instrs: Vec<Instr>,
+}
+
+impl Program {
+    /// True when the program has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.instrs.is_empty()
+    }
+
+    /// Expected total CPU work and waiting time, loops multiplied out (saturating).
+    pub fn expected(&self) -> (SimDuration, SimDuration) {
+        fn walk(instrs: &[Instr], mut i: usize, end: usize) -> (f64, f64) {
+            let (mut cpu, mut io) = (0.0, 0.0);
+            while i < end {
+                match instrs[i] {
+                    Instr::Cpu { work, .. } => {
+                        cpu += work.mean().0 as f64;
+                        i += 1;
+                    }
+                    Instr::Io { time, .. } => {
+                        io += time.mean().0 as f64;
+                        i += 1;
+                    }
+                    Instr::Repeat { count, end: e } => {
+                        let (c, w) = walk(instrs, i + 1, e as usize);
+                        cpu += c * count as f64;
+                        io += w * count as f64;
+                        i = e as usize;
+                    }
+                }
+            }
+            (cpu, io)
+        }
+        let (cpu, io) = walk(&self.instrs, 0, self.instrs.len());
+        let clamp = |x: f64| SimDuration(x.min(u64::MAX as f64) as u64);
+        (clamp(cpu), clamp(io))
+    }
+}
+
+/// A step as the cursor hands it out, with its draw already made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Work in nanoseconds of one idle core.
+    Cpu {
+        /// Work.
+        work: SimDuration,
+        /// Needs the GIL.
+        gil: bool,
+    },
+    /// A wait.
+    Io {
+        /// Length.
+        time: SimDuration,
+        /// Stalls an event loop.
+        blocking: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Frame {
+    start: u32,
+    end: u32,
+    remaining: u64,
+}
+
+/// A position in a program, with its own random stream.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    pc: u32,
+    depth: u8,
+    frames: [Frame; MAX_REPEAT_DEPTH],
+    rng: Stream,
+}
+
+impl Cursor {
+    /// A cursor at the start of a program, drawing from `rng`.
+    pub fn new(rng: Stream) -> Self {
+        Cursor {
+            pc: 0,
+            depth: 0,
+            frames: [Frame::default(); MAX_REPEAT_DEPTH],
+            rng,
+        }
+    }
+
+    /// The next step, or `None` at the end of the program.
+    pub fn next_step(&mut self, program: &Program) -> Option<Step> {
+        loop {
+            if self.depth > 0 {
+                let top = &mut self.frames[self.depth as usize - 1];
+                if self.pc == top.end {
+                    top.remaining -= 1;
+                    if top.remaining > 0 {
+                        self.pc = top.start;
+                    } else {
+                        self.depth -= 1;
+                    }
+                    continue;
+                }
+            }
+            let instr = *program.instrs.get(self.pc as usize)?;
+            self.pc += 1;
+            match instr {
+                Instr::Cpu { work, gil } => {
+                    return Some(Step::Cpu {
+                        work: work.sample(&mut self.rng),
+                        gil,
+                    })
+                }
+                Instr::Io { time, blocking } => {
+                    return Some(Step::Io {
+                        time: time.sample(&mut self.rng),
+                        blocking,
+                    })
+                }
+                Instr::Repeat { count, end } => {
+                    // The model guarantees depth ≤ MAX_REPEAT_DEPTH and a non-empty body.
+                    self.frames[self.depth as usize] = Frame {
+                        start: self.pc,
+                        end,
+                        remaining: count,
+                    };
+                    self.depth += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(ns: u64) -> Instr {
+        Instr::Cpu {
+            work: Dist::Fixed(SimDuration(ns)),
+            gil: true,
+        }
+    }
+
+    fn run(p: &Program) -> Vec<u64> {
+        let mut c = Cursor::new(Stream::new(0, 0));
+        let mut out = Vec::new();
+        while let Some(s) = c.next_step(p) {
+            match s {
+                Step::Cpu { work, .. } => out.push(work.0),
+                Step::Io { time, .. } => out.push(1000 + time.0),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn nested_repeats_unroll_in_order() {
+        // cpu1, repeat 2 { cpu2, repeat 3 { cpu3 } }, cpu4
+        let p = Program {
+            instrs: vec![
+                cpu(1),
+                Instr::Repeat { count: 2, end: 5 },
+                cpu(2),
+                Instr::Repeat { count: 3, end: 5 },
+                cpu(3),
+                cpu(4),
+            ],
+        };
+        assert_eq!(run(&p), [1, 2, 3, 3, 3, 2, 3, 3, 3, 4]);
+        assert_eq!(p.expected().0, SimDuration(1 + 2 * (2 + 3 * 3) + 4));
+    }
+
+    #[test]
+    fn repeat_at_the_end_of_a_program_terminates() {
+        let p = Program {
+            instrs: vec![Instr::Repeat { count: 2, end: 2 }, cpu(7)],
+        };
+        assert_eq!(run(&p), [7, 7]);
+    }
+
+    #[test]
+    fn distributions_have_the_right_mean() {
+        let mut rng = Stream::new(3, 9);
+        for dist in [
+            Dist::Exp { mean: 1000.0 },
+            Dist::Normal {
+                mean: 1000.0,
+                spread: 0.1,
+            },
+            Dist::Uniform {
+                mean: 1000.0,
+                spread: 0.5,
+            },
+        ] {
+            let n = 20_000;
+            let sum: u64 = (0..n).map(|_| dist.sample(&mut rng).0).sum();
+            let mean = sum as f64 / n as f64;
+            assert!((mean - 1000.0).abs() < 30.0, "{dist:?}: {mean}");
+        }
+    }
+}

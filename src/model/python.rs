@@ -1,0 +1,104 @@
+//! The validated `[python]` table: the GIL and CPython's concurrency costs.
+
+use toml::Spanned;
+
+use crate::error::ScenarioError;
+use crate::scenario::RawPython;
+use crate::time::SimDuration;
+
+use super::Ctx;
+
+/// Cost of starting one worker process, per start method (paid in the child).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartCosts {
+    /// `fork`: copy-on-write clone of the parent.
+    pub fork: SimDuration,
+    /// `forkserver`: fork of a pre-started server process.
+    pub forkserver: SimDuration,
+    /// `spawn`: a fresh interpreter that imports the main module.
+    pub spawn: SimDuration,
+}
+
+/// Per-task bookkeeping cost of each strategy (paid holding the GIL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    /// `ThreadPoolExecutor.submit`: future, work item, queue put.
+    pub threads: SimDuration,
+    /// One `multiprocessing.Pool` message (a chunk of tasks) in the task handler thread.
+    pub processes: SimDuration,
+    /// One resume of a coroutine by the event loop.
+    pub asyncio: SimDuration,
+}
+
+/// CPython's runtime as the scenario sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Python {
+    /// `false` is a free-threaded build (PEP 703): no GIL at all.
+    pub gil: bool,
+    /// `sys.setswitchinterval`: how long a waiter waits before asking for the GIL.
+    pub switch_interval: SimDuration,
+    /// `threading.Thread.start()` until the new thread runs.
+    pub thread_start: SimDuration,
+    /// Worker process start, per start method.
+    pub process_start: StartCosts,
+    /// `pickle.dumps`/`loads` throughput, bytes per second.
+    pub pickle: f64,
+    /// Pipe bandwidth between processes, bytes per second.
+    pub ipc: f64,
+    /// One message across a pipe.
+    pub ipc_latency: SimDuration,
+    /// Per-task dispatch costs.
+    pub dispatch: Dispatch,
+}
+
+/// Applies `[python]` over the preset's values.
+pub(super) fn build(
+    ctx: &mut Ctx,
+    mut p: Python,
+    raw: Option<&Spanned<RawPython>>,
+) -> Result<Python, ScenarioError> {
+    let Some(raw) = raw.map(Spanned::get_ref) else {
+        return Ok(p);
+    };
+    if let Some(g) = &raw.gil {
+        p.gil = *g.get_ref();
+    }
+    if let Some(d) = &raw.switch_interval {
+        p.switch_interval = ctx.positive_duration(d, "switch_interval")?;
+    }
+    if let Some(d) = &raw.thread_start {
+        p.thread_start = ctx.duration(d)?;
+    }
+    if let Some(s) = &raw.process_start {
+        for (value, slot) in [
+            (&s.fork, &mut p.process_start.fork),
+            (&s.forkserver, &mut p.process_start.forkserver),
+            (&s.spawn, &mut p.process_start.spawn),
+        ] {
+            if let Some(v) = value {
+                *slot = ctx.duration(v)?;
+            }
+        }
+    }
+    if let Some(r) = &raw.pickle {
+        p.pickle = ctx.rate(r)?;
+    }
+    if let Some(r) = &raw.ipc {
+        p.ipc = ctx.rate(r)?;
+    }
+    if let Some(d) = &raw.ipc_latency {
+        p.ipc_latency = ctx.duration(d)?;
+    }
+    if let Some(d) = &raw.dispatch {
+        for (value, slot) in [
+            (&d.threads, &mut p.dispatch.threads),
+            (&d.processes, &mut p.dispatch.processes),
+            (&d.asyncio, &mut p.dispatch.asyncio),
+        ] {
+            if let Some(v) = value {
+                *slot = ctx.duration(v)?;
+            }
+        }
+    }
+    Ok(p)
+}
