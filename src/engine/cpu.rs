@@ -1,0 +1,206 @@
+//! The OS scheduler: hardware threads, the run queue, time slices and CPU speed.
+//!
+//! - Placement: a thread that becomes runnable goes to its previous hardware thread if that
+//!   is idle and its core is idle (or no core is fully idle), else to the first hardware
+//!   thread of a fully idle core, else to any idle hardware thread (Linux spreads over
+//!   physical cores before using SMT siblings, and prefers the previous CPU for its warm
+//!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
+//!   FIFO run queue.
+//! - Context switch: charged when a hardware thread starts a thread other than the one it
+//!   ran last; the thread is `runnable` meanwhile.
+//! - Round robin: while the run queue is non-empty, a running thread is preempted when its
+//!   `time_slice` ends and goes to the back of the queue (it keeps the GIL if it holds it).
+//!   Slice timers are armed only while someone is waiting for a core.
+//! - Speed: `frequency[busy cores] × smt_speedup / busy siblings`; running work is re-timed
+//!   whenever the occupancy changes.
+
+use super::{Event, HwId, Phase, Sim, ThreadId};
+
+impl Sim<'_> {
+    /// Makes a thread runnable: onto an idle hardware thread, or into the run queue.
+    pub(super) fn make_runnable(&mut self, t: ThreadId) {
+        self.threads[t as usize].phase = Phase::Runnable;
+        self.set_state(t, crate::trace::State::Runnable);
+        match self.pick_idle_hw(t) {
+            Some(hw) => self.dispatch(t, hw),
+            None => {
+                self.runq.push_back(t);
+                self.arm_slices();
+            }
+        }
+    }
+
+    fn pick_idle_hw(&self, t: ThreadId) -> Option<HwId> {
+        if self.idle_hw == 0 {
+            return None;
+        }
+        let smt = self.scenario.machine.smt;
+        let core_idle = |hw: HwId| self.core_busy[(hw / smt) as usize] == 0;
+        let idle = |hw: HwId| self.hw[hw as usize].running.is_none();
+        let any_idle_core = self.busy_cores < self.scenario.machine.cores;
+        if let Some(prev) = self.threads[t as usize].last_hw {
+            if idle(prev) && (core_idle(prev) || !any_idle_core) {
+                return Some(prev);
+            }
+        }
+        if any_idle_core {
+            if let Some(core) = self.core_busy.iter().position(|&b| b == 0) {
+                return Some(core as HwId * smt);
+            }
+        }
+        (0..self.hw.len() as HwId).find(|&hw| idle(hw))
+    }
+
+    /// Puts a runnable thread on a hardware thread.
+    fn dispatch(&mut self, t: ThreadId, hw: HwId) {
+        let smt = self.scenario.machine.smt;
+        let core = (hw / smt) as usize;
+        let slot = &mut self.hw[hw as usize];
+        debug_assert!(slot.running.is_none(), "two threads on one hardware thread");
+        slot.running = Some(t);
+        let switched = slot.last != Some(t);
+        slot.last = Some(t);
+        slot.slice_start = self.now;
+        slot.slice_epoch = slot.slice_epoch.wrapping_add(1);
+        slot.slice_armed = false;
+        self.idle_hw -= 1;
+        if self.core_busy[core] == 0 {
+            self.busy_cores += 1;
+        }
+        self.core_busy[core] += 1;
+        self.rates_dirty = true;
+        self.threads[t as usize].last_hw = Some(hw);
+
+        let cost = self.scenario.machine.context_switch;
+        if switched {
+            self.out.context_switches += 1;
+        }
+        if switched && !cost.is_zero() {
+            self.threads[t as usize].phase = Phase::Switching(hw);
+            let epoch = self.bump(t);
+            self.schedule(cost, Event::SwitchDone { t, epoch });
+        } else {
+            self.threads[t as usize].phase = Phase::Running(hw);
+            self.to_resume.push(t);
+        }
+        if !self.runq.is_empty() {
+            self.arm_slice(hw);
+        }
+    }
+
+    /// Takes a thread off its hardware thread (it blocks, exits or is preempted) and gives
+    /// the hardware thread to the head of the run queue.
+    pub(super) fn leave_core(&mut self, t: ThreadId) {
+        let hw = match self.threads[t as usize].phase {
+            Phase::Running(hw) | Phase::Switching(hw) => hw,
+            _ => return,
+        };
+        if self.threads[t as usize].computing {
+            self.settle_work(t);
+            self.threads[t as usize].computing = false;
+        }
+        // Cancels a pending SwitchDone or ComputeDone.
+        self.bump(t);
+        let smt = self.scenario.machine.smt;
+        let core = (hw / smt) as usize;
+        let slot = &mut self.hw[hw as usize];
+        slot.running = None;
+        slot.slice_epoch = slot.slice_epoch.wrapping_add(1);
+        slot.slice_armed = false;
+        self.idle_hw += 1;
+        self.core_busy[core] -= 1;
+        if self.core_busy[core] == 0 {
+            self.busy_cores -= 1;
+        }
+        self.rates_dirty = true;
+        if let Some(next) = self.runq.pop_front() {
+            self.dispatch(next, hw);
+        }
+    }
+
+    /// Arms the slice timer of every busy hardware thread that has none.
+    fn arm_slices(&mut self) {
+        for hw in 0..self.hw.len() as HwId {
+            if self.hw[hw as usize].running.is_some() && !self.hw[hw as usize].slice_armed {
+                self.arm_slice(hw);
+            }
+        }
+    }
+
+    /// The slice ends at the next multiple of `time_slice` after the thread was dispatched
+    /// (so arming late is the same as having re-armed at every boundary).
+    fn arm_slice(&mut self, hw: HwId) {
+        let slice = self.scenario.machine.time_slice.as_nanos();
+        let slot = &mut self.hw[hw as usize];
+        let ran = self.now.0 - slot.slice_start.0;
+        let slices = ran.div_ceil(slice).max(1);
+        let at = crate::time::SimTime(slot.slice_start.0.saturating_add(slices.saturating_mul(slice)));
+        slot.slice_armed = true;
+        let epoch = slot.slice_epoch;
+        self.events.push(at, Event::SliceExpired { hw, epoch });
+    }
+
+    pub(super) fn slice_expired(&mut self, hw: HwId, epoch: u32) {
+        let slot = &mut self.hw[hw as usize];
+        if slot.slice_epoch != epoch {
+            return;
+        }
+        slot.slice_armed = false;
+        if self.runq.is_empty() {
+            return; // nobody waits: the thread keeps running; re-armed when someone queues
+        }
+        let Some(t) = slot.running else { return };
+        // Round robin: to the back of the queue; the head takes this hardware thread.
+        self.leave_core(t);
+        self.threads[t as usize].phase = Phase::Runnable;
+        self.set_state(t, crate::trace::State::Runnable);
+        self.runq.push_back(t);
+        self.arm_slices();
+    }
+
+    /// Brings a computing thread's remaining work up to now at its current rate.
+    pub(super) fn settle_work(&mut self, t: ThreadId) {
+        let now = self.now;
+        let th = &mut self.threads[t as usize];
+        if !th.computing {
+            return;
+        }
+        let done = (now - th.last_update).as_nanos() as f64 * th.rate;
+        let done = done.min(th.remaining);
+        th.remaining -= done;
+        th.last_update = now;
+        self.out.work_done += done;
+    }
+
+    /// Current speed of a thread on `hw`.
+    fn rate_on(&self, hw: HwId) -> f64 {
+        let m = &self.scenario.machine;
+        let core = (hw / m.smt) as usize;
+        m.frequency_at(self.busy_cores) * m.smt_share(self.core_busy[core])
+    }
+
+    /// Re-times every computing thread whose speed changed (or that just started).
+    pub(super) fn retime_running(&mut self) {
+        for hw in 0..self.hw.len() as HwId {
+            let Some(t) = self.hw[hw as usize].running else {
+                continue;
+            };
+            if !self.threads[t as usize].computing {
+                continue;
+            }
+            let rate = self.rate_on(hw);
+            if rate == self.threads[t as usize].rate {
+                continue;
+            }
+            self.settle_work(t);
+            let th = &mut self.threads[t as usize];
+            th.rate = rate;
+            let ns = (th.remaining / rate).ceil().max(0.0);
+            let epoch = self.bump(t);
+            self.schedule(
+                crate::time::SimDuration(ns.min(u64::MAX as f64 / 4.0) as u64),
+                Event::ComputeDone { t, epoch },
+            );
+        }
+    }
+}

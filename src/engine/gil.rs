@@ -1,0 +1,224 @@
+//! CPython's GIL, one per process: the protocol of Python/ceval_gil.c (CPython ≥ 3.2,
+//! `FORCE_SWITCHING` on).
+//!
+//! - `take_gil`: if the GIL is free the thread takes it — even when others are queued
+//!   (there is no fairness: this barging is what makes the convoy effect). Otherwise it
+//!   waits on `gil->cond` with a timeout of `switch_interval`. When a wait times out and
+//!   `switch_number` has not changed since the wait began (nobody took the GIL in the
+//!   interval) and the GIL is still locked, it sets `gil_drop_request`; then it waits
+//!   another interval. A waiter whose timeout finds the GIL free takes it.
+//! - Taking the GIL increments `switch_number`, records `last_holder`, resets the drop
+//!   request and signals `switch_cond`.
+//! - The holder, running Python code, sees the drop request at once (`eval_breaker`) and
+//!   drops the GIL.
+//! - `drop_gil`: unlocks and signals `gil->cond`, waking one waiter (the longest waiting),
+//!   which pays `wakeup` and must get a core before it can take the GIL. If a drop request
+//!   is pending and nobody has taken the GIL since, the releasing thread resets the request
+//!   and waits on `switch_cond` until another thread has taken the GIL (forced switching):
+//!   it cannot take the GIL straight back. This also applies to a release for I/O.
+//! - A thread that exits drops the GIL without that wait (`tstate == NULL`).
+//! - A holder preempted by the OS keeps the GIL.
+//!
+//! Simplification: a waiter's timeout is handled the moment it expires, without the waiter
+//! needing a core to run (in CPython it must be scheduled to set the request). This only
+//! matters when runnable threads outnumber hardware threads.
+
+use std::collections::VecDeque;
+
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{GilEventKind, State};
+
+use super::{Block, Event, Op, Phase, Sim, ThreadId};
+
+/// One process's GIL.
+pub(super) struct Gil {
+    /// `false` in a free-threaded build: nobody ever waits.
+    pub enabled: bool,
+    pub locked: bool,
+    pub holder: Option<ThreadId>,
+    pub last_holder: Option<ThreadId>,
+    pub switch_number: u64,
+    pub drop_request: bool,
+    /// Threads in the timed wait, longest first.
+    pub waiters: VecDeque<ThreadId>,
+    /// Threads in the forced-switch wait.
+    pub switch_waiters: Vec<ThreadId>,
+    pub taken_at: SimTime,
+    pub held_total: SimDuration,
+}
+
+impl Gil {
+    pub fn new(enabled: bool) -> Self {
+        Gil {
+            enabled,
+            locked: false,
+            holder: None,
+            last_holder: None,
+            switch_number: 0,
+            drop_request: false,
+            waiters: VecDeque::new(),
+            switch_waiters: Vec::new(),
+            taken_at: SimTime::ZERO,
+            held_total: SimDuration::ZERO,
+        }
+    }
+}
+
+impl Sim<'_> {
+    fn gil_of(&mut self, t: ThreadId) -> &mut Gil {
+        let p = self.threads[t as usize].process as usize;
+        &mut self.processes[p].gil
+    }
+
+    /// Takes the free GIL.
+    pub(super) fn take_gil(&mut self, t: ThreadId) {
+        let now = self.now;
+        let g = self.gil_of(t);
+        debug_assert!(!g.locked, "two GIL holders in one process");
+        g.locked = true;
+        g.holder = Some(t);
+        g.switch_number += 1;
+        let handoff = g.last_holder != Some(t);
+        g.last_holder = Some(t);
+        g.drop_request = false;
+        g.taken_at = now;
+        let mut woken = std::mem::take(&mut g.switch_waiters);
+        if handoff {
+            self.out.gil_switches += 1;
+        }
+        self.threads[t as usize].holds_gil = true;
+        let process = self.threads[t as usize].process;
+        self.gil_event(process, t, GilEventKind::Take);
+        // COND_SIGNAL(switch_cond): the thread that was forced out may continue.
+        for w in woken.drain(..) {
+            self.wake_after_signal(w, Block::SwitchWoken);
+        }
+        self.gil_of(t).switch_waiters = woken;
+    }
+
+    /// Releases the GIL held by a running thread. Returns `true` when the thread must now
+    /// wait for the forced switch (it has left its core and is blocked).
+    pub(super) fn release_gil(&mut self, t: ThreadId) -> bool {
+        self.unlock(t);
+        let g = self.gil_of(t);
+        if g.drop_request && g.last_holder == Some(t) {
+            // FORCE_SWITCHING in drop_gil: wait until another thread has taken the GIL.
+            g.drop_request = false;
+            g.switch_waiters.push(t);
+            self.leave_core(t);
+            self.threads[t as usize].phase = Phase::Blocked(Block::SwitchWait);
+            self.set_state(t, State::GilWait);
+            return true;
+        }
+        false
+    }
+
+    /// Drops the GIL because a waiter asked for it.
+    pub(super) fn forced_drop(&mut self, t: ThreadId) {
+        self.out.forced_switches += 1;
+        let process = self.threads[t as usize].process;
+        self.gil_event(process, t, GilEventKind::ForcedDrop);
+        let waits = self.release_gil(t);
+        debug_assert!(waits, "a forced drop always waits for the switch");
+    }
+
+    /// Releases the GIL of an exiting thread (no forced-switch wait).
+    pub(super) fn release_gil_on_exit(&mut self, t: ThreadId) {
+        self.unlock(t);
+    }
+
+    fn unlock(&mut self, t: ThreadId) {
+        let now = self.now;
+        let g = self.gil_of(t);
+        debug_assert_eq!(g.holder, Some(t));
+        g.locked = false;
+        g.holder = None;
+        g.held_total += now - g.taken_at;
+        let signalled = g.waiters.pop_front();
+        self.threads[t as usize].holds_gil = false;
+        let process = self.threads[t as usize].process;
+        self.gil_event(process, t, GilEventKind::Release);
+        // COND_SIGNAL(gil->cond): one waiter wakes and will try again.
+        if let Some(w) = signalled {
+            self.wake_after_signal(w, Block::GilSignaled);
+        }
+    }
+
+    /// A thread blocked on a condition variable was signalled: runnable after `wakeup`.
+    fn wake_after_signal(&mut self, w: ThreadId, waking: Block) {
+        let wakeup = self.scenario.machine.wakeup;
+        if wakeup.is_zero() {
+            self.make_runnable(w);
+        } else {
+            self.threads[w as usize].phase = Phase::Blocked(waking);
+            let epoch = self.bump(w);
+            self.schedule(wakeup, Event::Wake { t: w, epoch });
+        }
+    }
+
+    /// Starts `take_gil`'s timed wait: off the core, timer of one switch interval.
+    pub(super) fn wait_for_gil(&mut self, t: ThreadId) {
+        self.leave_core(t);
+        let g = self.gil_of(t);
+        let saved = g.switch_number;
+        g.waiters.push_back(t);
+        self.threads[t as usize].phase = Phase::Blocked(Block::Gil { saved });
+        self.set_state(t, State::GilWait);
+        let epoch = self.bump(t);
+        let interval = self.scenario.python.switch_interval;
+        self.schedule(interval, Event::GilTimeout { t, epoch });
+    }
+
+    /// A waiter's interval expired.
+    pub(super) fn gil_timeout(&mut self, t: ThreadId) {
+        let Phase::Blocked(Block::Gil { saved }) = self.threads[t as usize].phase else {
+            return;
+        };
+        let g = self.gil_of(t);
+        if !g.locked {
+            // The loop condition `while (locked)` fails: the waiter runs and takes it.
+            g.waiters.retain(|&w| w != t);
+            self.bump(t);
+            self.make_runnable(t);
+            return;
+        }
+        let mut request = false;
+        if g.switch_number == saved && !g.drop_request {
+            g.drop_request = true;
+            request = true;
+        }
+        let now_saved = g.switch_number;
+        let holder = g.holder;
+        self.threads[t as usize].phase = Phase::Blocked(Block::Gil { saved: now_saved });
+        let epoch = self.bump(t);
+        let interval = self.scenario.python.switch_interval;
+        self.schedule(interval, Event::GilTimeout { t, epoch });
+        if request {
+            self.out.drop_requests += 1;
+            let process = self.threads[t as usize].process;
+            self.gil_event(process, t, GilEventKind::DropRequest);
+            if let Some(h) = holder {
+                self.notify_holder(h);
+            }
+        }
+    }
+
+    /// The holder sees the drop request at once if it is running Python code; otherwise
+    /// (preempted, switching onto a core) it sees it when it next runs.
+    fn notify_holder(&mut self, h: ThreadId) {
+        let th = &self.threads[h as usize];
+        let running_python = matches!(th.phase, Phase::Running(_))
+            && th.computing
+            && matches!(th.op, Op::Compute { gil: true, .. });
+        if running_python {
+            self.settle_work(h);
+            let th = &mut self.threads[h as usize];
+            th.computing = false;
+            if th.remaining <= 0.0 {
+                th.op = Op::None;
+            }
+            self.bump(h);
+            self.to_resume.push(h);
+        }
+    }
+}

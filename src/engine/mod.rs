@@ -1,0 +1,750 @@
+//! The discrete-event engine: software threads on hardware threads, CPython's GIL, and the
+//! four strategies (DESIGN §3).
+//!
+//! # Shape
+//!
+//! A run is a set of simulated *threads* (each a lane of the trace) in one or more
+//! *processes* (each with its own GIL), on `cores × smt` *hardware threads*. Every thread runs
+//! a [`roles::Role`] — the main thread of a strategy, a pool worker, a Pool handler thread —
+//! that hands out one [`Action`] at a time: compute, wait, take from a queue, put into one.
+//! The engine carries each action out under the OS and GIL rules:
+//!
+//! - a thread executes only on a hardware thread: after any wait it becomes *runnable* and
+//!   queues for one (FIFO run queue), paying `context_switch` when the hardware thread last
+//!   ran someone else; when runnable threads outnumber hardware threads, running ones are
+//!   preempted every `time_slice` ([`cpu`]);
+//! - CPU work progresses at `frequency[busy cores] × SMT share` and is re-timed whenever
+//!   the occupancy changes;
+//! - Python work needs the process's GIL, with CPython's timed waits, drop request and
+//!   forced switching ([`gil`]); waits, blocking queue gets and `gil = false` work release it.
+//!
+//! # Invariants
+//!
+//! Time never goes back; at most one thread per hardware thread; at most one GIL holder per
+//! process; CPU work handed out equals work done. The engine allocates nothing per event in
+//! steady state (queues and vectors keep their capacity), and never iterates a hash map:
+//! threads, processes, hardware threads and queues are `Vec`s indexed by id.
+//!
+//! The engine never writes files and knows nothing of reports: it returns a [`RunTrace`].
+
+mod cpu;
+mod gil;
+pub mod queue;
+mod roles;
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::model::{Experiment, Scenario};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{GilEvent, GilEventKind, Lane, RunTrace, Segment, State};
+
+use gil::Gil;
+use queue::EventQueue;
+use roles::Role;
+
+/// Bounds on one simulated run.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Stop after this many events.
+    pub max_events: u64,
+    /// Stop when simulated time passes this.
+    pub max_sim_time: SimTime,
+    /// Keep segments and GIL events (for trace.csv and charts).
+    pub trace: bool,
+}
+
+impl Default for Limits {
+    /// 500 million events (a few tens of seconds of engine time) and 30 simulated days.
+    fn default() -> Self {
+        Limits {
+            max_events: 500_000_000,
+            max_sim_time: SimTime(30 * 24 * 3600 * crate::time::NS_PER_S),
+            trace: true,
+        }
+    }
+}
+
+/// Why a run did not finish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimError {
+    /// Nothing left to happen but the main thread has not finished: each thread's state.
+    Deadlock {
+        /// When it stopped.
+        time: SimTime,
+        /// One line per thread.
+        threads: Vec<String>,
+    },
+    /// `--max-events` reached.
+    EventLimit {
+        /// The limit.
+        limit: u64,
+        /// Simulated time reached.
+        time: SimTime,
+    },
+    /// `--max-sim-time` passed.
+    TimeLimit {
+        /// The limit.
+        limit: SimTime,
+    },
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::Deadlock { time, threads } => {
+                writeln!(
+                    f,
+                    "the simulation cannot finish: at {time} nothing is left to happen, but the \
+                     main thread has not finished. Thread states:"
+                )?;
+                for t in threads {
+                    writeln!(f, "  {t}")?;
+                }
+                Ok(())
+            }
+            SimError::EventLimit { limit, time } => write!(
+                f,
+                "stopped after {limit} events at simulated time {time} (--max-events); \
+                 raise the limit or shrink the scenario (fewer tasks or repeats)"
+            ),
+            SimError::TimeLimit { limit } => write!(
+                f,
+                "simulated time passed {limit} (--max-sim-time); raise the limit or shrink the \
+                 scenario"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SimError {}
+
+/// Simulates one experiment with `workers` workers.
+pub fn simulate(
+    scenario: &Scenario,
+    experiment: &Experiment,
+    workers: u32,
+    limits: &Limits,
+) -> Result<RunTrace, SimError> {
+    Sim::new(scenario, experiment, workers, limits).run()
+}
+
+type ThreadId = u32;
+type HwId = u32;
+type QueueId = u32;
+
+/// Something scheduled to happen.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// A thread's CPU work finished (if its epoch still matches).
+    ComputeDone { t: ThreadId, epoch: u32 },
+    /// A context switch onto a hardware thread finished.
+    SwitchDone { t: ThreadId, epoch: u32 },
+    /// A wait (I/O, pipe write) finished.
+    WaitDone { t: ThreadId, epoch: u32 },
+    /// A thread woken by another (GIL hand-off, queue put) became runnable.
+    Wake { t: ThreadId, epoch: u32 },
+    /// A GIL waiter's `switch_interval` timed wait expired.
+    GilTimeout { t: ThreadId, epoch: u32 },
+    /// A hardware thread's time slice ended.
+    SliceExpired { hw: HwId, epoch: u32 },
+    /// A message arrives in a queue (after pipe latency, or an awaited I/O completes).
+    Deliver { q: QueueId, item: Item },
+}
+
+/// What travels through the strategies' queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Item {
+    /// A task instance (ThreadPoolExecutor work item).
+    Task(u64),
+    /// A Pool chunk.
+    Chunk(u32),
+    /// A coroutine ready to resume.
+    Coro(u32),
+    /// `Pool.map` was called: the task handler starts sending chunks.
+    Map,
+    /// All results are in / all workers exited.
+    Done,
+    /// Shut down (the `None` put into work queues).
+    Sentinel,
+}
+
+/// One action of a role.
+#[derive(Clone, Copy, Debug)]
+enum Action {
+    /// CPU work of `work` ns on one idle core.
+    Compute {
+        work: SimDuration,
+        gil: bool,
+        state: State,
+    },
+    /// Off-core wait.
+    Wait { time: SimDuration, state: State },
+    /// Take from a queue, blocking while it is empty. `wake`: pay `wakeup` when woken by a
+    /// put (a condition variable); I/O readiness (`false`) is included in the I/O time.
+    Get { q: QueueId, wake: bool, state: State },
+    /// Put into a queue now.
+    Put { q: QueueId, item: Item },
+    /// Put into a queue after a delay (pipe latency, an awaited I/O).
+    Deliver {
+        q: QueueId,
+        item: Item,
+        after: SimDuration,
+    },
+    /// Start a thread in this process, running the role, named `name-number`.
+    StartThread(roles::Spawn, &'static str, u32),
+    /// Start a process (with its own GIL) whose main thread runs the role.
+    StartProcess(roles::Spawn, &'static str, u32),
+    /// End this thread.
+    Exit,
+}
+
+/// The action a thread is in the middle of.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    None,
+    Compute { gil: bool, state: State },
+    Wait { time: SimDuration, state: State },
+    Get { q: QueueId, wake: bool, state: State },
+}
+
+/// Why a blocked thread is blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    Io,
+    /// In `take_gil`'s timed wait, with the switch number seen when the interval began.
+    Gil { saved: u64 },
+    /// Signalled by a GIL release; waking up.
+    GilSignaled,
+    /// Forced switch: waiting until another thread takes the GIL.
+    SwitchWait,
+    SwitchWoken,
+    Queue(QueueId),
+    QueueWoken,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Runnable,
+    /// On a hardware thread, paying the context switch.
+    Switching(HwId),
+    /// On a hardware thread.
+    Running(HwId),
+    Blocked(Block),
+    Done,
+}
+
+struct Thread {
+    process: u32,
+    role: Role,
+    then: Option<Action>,
+    op: Op,
+    phase: Phase,
+    holds_gil: bool,
+    epoch: u32,
+    last_hw: Option<HwId>,
+    inbox: Option<Item>,
+    state: State,
+    since: SimTime,
+    /// CPU work in progress: remaining ns of one idle core, current rate, last settled.
+    computing: bool,
+    remaining: f64,
+    rate: f64,
+    last_update: SimTime,
+}
+
+struct Process {
+    gil: Gil,
+}
+
+#[derive(Default)]
+struct MsgQueue {
+    items: VecDeque<Item>,
+    waiters: VecDeque<ThreadId>,
+}
+
+struct HwThread {
+    running: Option<ThreadId>,
+    last: Option<ThreadId>,
+    slice_start: SimTime,
+    slice_epoch: u32,
+    slice_armed: bool,
+}
+
+/// The simulation of one experiment.
+struct Sim<'a> {
+    scenario: &'a Scenario,
+    experiment: &'a Experiment,
+    workers: u32,
+    limits: &'a Limits,
+    now: SimTime,
+    events: EventQueue<Event>,
+    threads: Vec<Thread>,
+    processes: Vec<Process>,
+    hw: Vec<HwThread>,
+    /// Busy hardware threads per core.
+    core_busy: Vec<u32>,
+    busy_cores: u32,
+    idle_hw: u32,
+    runq: VecDeque<ThreadId>,
+    queues: Vec<MsgQueue>,
+    /// Threads placed on a hardware thread, to resume once the current event is handled.
+    to_resume: Vec<ThreadId>,
+    /// The occupancy changed or new work started: re-time running work.
+    rates_dirty: bool,
+    world: roles::World<'a>,
+    out: RunTrace,
+    n_events: u64,
+}
+
+impl<'a> Sim<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        experiment: &'a Experiment,
+        workers: u32,
+        limits: &'a Limits,
+    ) -> Self {
+        let m = &scenario.machine;
+        let hw_count = m.hw_threads();
+        let world = roles::World::new(scenario, experiment, workers);
+        let chunksize = world.chunksize();
+        Sim {
+            scenario,
+            experiment,
+            workers,
+            limits,
+            now: SimTime::ZERO,
+            events: EventQueue::new(),
+            threads: Vec::new(),
+            processes: Vec::new(),
+            hw: (0..hw_count)
+                .map(|_| HwThread {
+                    running: None,
+                    last: None,
+                    slice_start: SimTime::ZERO,
+                    slice_epoch: 0,
+                    slice_armed: false,
+                })
+                .collect(),
+            core_busy: vec![0; m.cores as usize],
+            busy_cores: 0,
+            idle_hw: hw_count,
+            runq: VecDeque::new(),
+            queues: Vec::new(),
+            to_resume: Vec::new(),
+            rates_dirty: false,
+            world,
+            out: RunTrace {
+                makespan: SimTime::ZERO,
+                lanes: Vec::new(),
+                segments: Vec::new(),
+                gil_events: Vec::new(),
+                tasks: Vec::new(),
+                totals: Default::default(),
+                gil_held: SimDuration::ZERO,
+                gil_switches: 0,
+                forced_switches: 0,
+                drop_requests: 0,
+                context_switches: 0,
+                events: 0,
+                serial_time: SimDuration::ZERO,
+                work_requested: 0.0,
+                work_done: 0.0,
+                chunksize,
+            },
+            n_events: 0,
+        }
+    }
+
+    fn run(mut self) -> Result<RunTrace, SimError> {
+        self.world.create_queues(&mut self.queues);
+        self.out.tasks = self.world.task_records();
+        let main_role = roles::main_role(self.experiment.strategy);
+        let main = self.new_process_thread(main_role, "main", 0);
+        self.make_runnable(main);
+        self.settle_instant();
+
+        while let Some((time, event)) = self.events.pop() {
+            if time > self.limits.max_sim_time {
+                return Err(SimError::TimeLimit {
+                    limit: self.limits.max_sim_time,
+                });
+            }
+            self.n_events += 1;
+            if self.n_events > self.limits.max_events {
+                return Err(SimError::EventLimit {
+                    limit: self.limits.max_events,
+                    time: self.now,
+                });
+            }
+            debug_assert!(time >= self.now, "time went back");
+            self.now = time;
+            self.handle(event);
+            self.settle_instant();
+            if self.threads[0].phase == Phase::Done {
+                break;
+            }
+        }
+        if self.threads[0].phase != Phase::Done {
+            return Err(self.deadlock());
+        }
+        Ok(self.finish())
+    }
+
+    /// Resumes every thread placed on a core at this instant, then re-times running work.
+    fn settle_instant(&mut self) {
+        loop {
+            while let Some(t) = self.to_resume.pop() {
+                self.resume(t);
+            }
+            if self.rates_dirty {
+                self.rates_dirty = false;
+                self.retime_running();
+            }
+            if self.to_resume.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::ComputeDone { t, epoch } => {
+                if self.live(t, epoch) {
+                    self.settle_work(t);
+                    let th = &mut self.threads[t as usize];
+                    self.out.work_done += th.remaining;
+                    th.remaining = 0.0;
+                    th.computing = false;
+                    th.op = Op::None;
+                    self.to_resume.push(t);
+                }
+            }
+            Event::SwitchDone { t, epoch } => {
+                if self.live(t, epoch) {
+                    let th = &mut self.threads[t as usize];
+                    if let Phase::Switching(hw) = th.phase {
+                        th.phase = Phase::Running(hw);
+                        self.to_resume.push(t);
+                    }
+                }
+            }
+            Event::WaitDone { t, epoch } => {
+                if self.live(t, epoch) {
+                    self.threads[t as usize].op = Op::None;
+                    self.make_runnable(t);
+                }
+            }
+            Event::Wake { t, epoch } => {
+                if self.live(t, epoch) {
+                    self.make_runnable(t);
+                }
+            }
+            Event::GilTimeout { t, epoch } => {
+                if self.live(t, epoch) {
+                    self.gil_timeout(t);
+                }
+            }
+            Event::SliceExpired { hw, epoch } => self.slice_expired(hw, epoch),
+            Event::Deliver { q, item } => self.put(q, item),
+        }
+    }
+
+    fn live(&self, t: ThreadId, epoch: u32) -> bool {
+        self.threads[t as usize].epoch == epoch
+    }
+
+    /// Invalidates the thread's pending event and returns the new epoch.
+    fn bump(&mut self, t: ThreadId) -> u32 {
+        let th = &mut self.threads[t as usize];
+        th.epoch = th.epoch.wrapping_add(1);
+        th.epoch
+    }
+
+    fn schedule(&mut self, after: SimDuration, event: Event) {
+        self.events.push(self.now + after, event);
+    }
+
+    fn new_thread(&mut self, process: u32, role: Role, name: &str, number: u32) -> ThreadId {
+        let id = self.threads.len() as ThreadId;
+        self.threads.push(Thread {
+            process,
+            role,
+            then: None,
+            op: Op::None,
+            phase: Phase::Runnable,
+            holds_gil: false,
+            epoch: 0,
+            last_hw: None,
+            inbox: None,
+            state: State::Runnable,
+            since: self.now,
+            computing: false,
+            remaining: 0.0,
+            rate: 0.0,
+            last_update: self.now,
+        });
+        let name = if number == 0 {
+            name.to_string()
+        } else {
+            format!("{name}-{number}")
+        };
+        self.out.lanes.push(Lane { name, process });
+        id
+    }
+
+    fn new_process_thread(&mut self, role: Role, name: &str, number: u32) -> ThreadId {
+        let process = self.processes.len() as u32;
+        self.processes.push(Process {
+            gil: Gil::new(self.scenario.python.gil),
+        });
+        self.new_thread(process, role, name, number)
+    }
+
+    /// Moves a lane to a new state, closing its current segment.
+    fn set_state(&mut self, t: ThreadId, state: State) {
+        if self.threads[t as usize].state != state {
+            self.close_lane(t);
+            self.threads[t as usize].state = state;
+        }
+    }
+
+    /// Ends the lane's current segment now (the lane stays in its state).
+    fn close_lane(&mut self, t: ThreadId) {
+        let th = &mut self.threads[t as usize];
+        let spent = self.now - th.since;
+        self.out.totals[th.state.index()] += spent;
+        if self.limits.trace && !spent.is_zero() {
+            self.out.segments.push(Segment {
+                lane: t,
+                state: th.state,
+                start: th.since,
+                end: self.now,
+            });
+        }
+        th.since = self.now;
+    }
+
+    fn gil_event(&mut self, process: u32, t: ThreadId, kind: GilEventKind) {
+        if self.limits.trace {
+            self.out.gil_events.push(GilEvent {
+                time: self.now,
+                process,
+                lane: t,
+                kind,
+            });
+        }
+    }
+
+    /// Drives a thread that is on a hardware thread until it blocks, computes or exits.
+    fn resume(&mut self, t: ThreadId) {
+        loop {
+            let th = &self.threads[t as usize];
+            if !matches!(th.phase, Phase::Running(_)) {
+                return;
+            }
+            match th.op {
+                Op::None => {
+                    let action = match self.threads[t as usize].then.take() {
+                        Some(a) => a,
+                        None => self.next_action(t),
+                    };
+                    if !self.begin(t, action) {
+                        return;
+                    }
+                }
+                Op::Compute { gil, state } => {
+                    self.continue_compute(t, gil, state);
+                    return;
+                }
+                Op::Wait { time, state } => {
+                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                        return;
+                    }
+                    self.leave_core(t);
+                    let th = &mut self.threads[t as usize];
+                    th.phase = Phase::Blocked(Block::Io);
+                    self.set_state(t, state);
+                    let epoch = self.bump(t);
+                    self.schedule(time, Event::WaitDone { t, epoch });
+                    return;
+                }
+                Op::Get { q, wake, state } => {
+                    if let Some(item) = self.queues[q as usize].items.pop_front() {
+                        let th = &mut self.threads[t as usize];
+                        th.inbox = Some(item);
+                        th.op = Op::None;
+                        continue;
+                    }
+                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                        return;
+                    }
+                    self.leave_core(t);
+                    self.threads[t as usize].phase = Phase::Blocked(Block::Queue(q));
+                    self.set_state(t, state);
+                    self.queues[q as usize].waiters.push_back(t);
+                    let _ = wake;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts an action. Returns `false` when the thread stopped (exited).
+    fn begin(&mut self, t: ThreadId, action: Action) -> bool {
+        let th = &mut self.threads[t as usize];
+        match action {
+            Action::Compute { work, gil, state } => {
+                if !work.is_zero() {
+                    th.op = Op::Compute { gil, state };
+                    th.remaining = work.as_nanos() as f64;
+                    self.out.work_requested += work.as_nanos() as f64;
+                }
+            }
+            Action::Wait { time, state } => {
+                if !time.is_zero() {
+                    th.op = Op::Wait { time, state };
+                }
+            }
+            Action::Get { q, wake, state } => th.op = Op::Get { q, wake, state },
+            Action::Put { q, item } => self.put(q, item),
+            Action::Deliver { q, item, after } => {
+                self.schedule(after, Event::Deliver { q, item });
+            }
+            Action::StartThread(spawn, name, number) => {
+                let process = th.process;
+                let new = self.new_thread(process, spawn.role(), name, number);
+                self.make_runnable(new);
+            }
+            Action::StartProcess(spawn, name, number) => {
+                let new = self.new_process_thread(spawn.role(), name, number);
+                self.make_runnable(new);
+            }
+            Action::Exit => {
+                if self.threads[t as usize].holds_gil {
+                    // A thread's exit drops the GIL without the forced-switch wait
+                    // (drop_gil is called with tstate == NULL on thread deletion).
+                    self.release_gil_on_exit(t);
+                }
+                self.leave_core(t);
+                self.threads[t as usize].phase = Phase::Done;
+                self.close_lane(t);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Puts an item into a queue, handing it straight to the longest waiter if there is one.
+    fn put(&mut self, q: QueueId, item: Item) {
+        let Some(w) = self.queues[q as usize].waiters.pop_front() else {
+            self.queues[q as usize].items.push_back(item);
+            return;
+        };
+        let th = &mut self.threads[w as usize];
+        let Op::Get { wake, .. } = th.op else {
+            unreachable!("a queue waiter is always in a get");
+        };
+        th.inbox = Some(item);
+        th.op = Op::None;
+        let wakeup = self.scenario.machine.wakeup;
+        if wake && !wakeup.is_zero() {
+            th.phase = Phase::Blocked(Block::QueueWoken);
+            let epoch = self.bump(w);
+            self.schedule(wakeup, Event::Wake { t: w, epoch });
+        } else {
+            self.make_runnable(w);
+        }
+    }
+
+    /// Continues (or starts) a compute action on a thread that is on a core.
+    fn continue_compute(&mut self, t: ThreadId, gil: bool, state: State) {
+        let process = self.threads[t as usize].process as usize;
+        let needs_gil = gil && self.processes[process].gil.enabled;
+        let holds = self.threads[t as usize].holds_gil;
+        if needs_gil && !holds {
+            if self.processes[process].gil.locked {
+                self.wait_for_gil(t);
+                return;
+            }
+            self.take_gil(t);
+        } else if !needs_gil && holds && self.release_gil(t) {
+            return;
+        }
+        if needs_gil && self.processes[process].gil.drop_request {
+            // The eval loop checks eval_breaker before the next bytecode: drop at once.
+            self.forced_drop(t);
+            return;
+        }
+        let state = if state == State::Cpu && !needs_gil {
+            State::CpuNoGil
+        } else {
+            state
+        };
+        self.set_state(t, state);
+        let th = &mut self.threads[t as usize];
+        th.computing = true;
+        th.rate = 0.0; // unknown until retimed
+        th.last_update = self.now;
+        self.rates_dirty = true;
+    }
+
+    fn deadlock(&self) -> SimError {
+        let threads = self
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, th)| {
+                let what = match th.phase {
+                    Phase::Runnable => "runnable, waiting for a core".to_string(),
+                    Phase::Switching(hw) | Phase::Running(hw) => format!("running on hw {hw}"),
+                    Phase::Blocked(Block::Io) => "waiting for I/O".to_string(),
+                    Phase::Blocked(Block::Gil { .. } | Block::GilSignaled) => {
+                        "waiting for the GIL".to_string()
+                    }
+                    Phase::Blocked(Block::SwitchWait | Block::SwitchWoken) => {
+                        "waiting for a forced GIL switch".to_string()
+                    }
+                    Phase::Blocked(Block::Queue(_) | Block::QueueWoken) => {
+                        "waiting on a queue".to_string()
+                    }
+                    Phase::Done => "finished".to_string(),
+                };
+                format!(
+                    "{} (process {}): {what}{}",
+                    self.out.lanes[i].name,
+                    th.process,
+                    if th.holds_gil { ", holding the GIL" } else { "" }
+                )
+            })
+            .collect();
+        SimError::Deadlock {
+            time: self.now,
+            threads,
+        }
+    }
+
+    fn finish(mut self) -> RunTrace {
+        self.out.makespan = self.now;
+        // Close lanes that are still open (none in a well-formed run: every strategy joins
+        // its workers), so totals cover every lane up to the makespan.
+        for t in 0..self.threads.len() as ThreadId {
+            if self.threads[t as usize].phase != Phase::Done {
+                self.close_lane(t);
+            }
+        }
+        for p in &self.processes {
+            self.out.gil_held += p.gil.held_total;
+            if p.gil.locked {
+                self.out.gil_held += self.now - p.gil.taken_at;
+            }
+        }
+        self.out.events = self.n_events;
+        self.out.serial_time = self.world.serial_time(self.now);
+        self.world.fill_records(&mut self.out.tasks);
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,886 @@
+//! The strategies as the threads that run them (DESIGN §3).
+//!
+//! Each thread runs a [`Role`]: a small state machine that hands the engine one action at
+//! a time. The roles follow the CPython library code they model:
+//!
+//! - **serial**: the main thread runs setup, every task in order, teardown.
+//! - **threads** (`concurrent.futures.ThreadPoolExecutor`): `submit` costs
+//!   `dispatch.threads` holding the GIL, puts the work item in the queue, then
+//!   `_adjust_thread_count`: if an idle worker exists (`_idle_semaphore.acquire(timeout=0)`)
+//!   nothing more happens, else a new thread is started (`thread_start`, paid by the main
+//!   thread) while fewer than `workers` exist. Workers take work items FIFO and release the
+//!   idle semaphore after each. The main thread then waits for the results; shutdown puts
+//!   one sentinel per worker and joins them.
+//! - **processes** (`multiprocessing.Pool(workers).map`): the parent starts each worker
+//!   process (the child pays `process_start[method]`), then starts Pool's three handler
+//!   threads (`thread_start` each; the worker-handler thread is idle and has no lane). The
+//!   task-handler thread sends each chunk: `dispatch.processes` per message, pickling
+//!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (`bytes /
+//!   ipc`, off-GIL); the chunk arrives `ipc_latency` later. Workers read chunks FIFO,
+//!   unpickle, run the tasks in order, pickle and send results back the same way; the
+//!   result-handler thread unpickles them under the parent's GIL. Shutdown sends a
+//!   sentinel to each worker and joins workers and handlers.
+//! - **asyncio**: one thread, one coroutine per task, started in order (`gather`). A
+//!   coroutine runs until it awaits I/O; each resume costs `dispatch.asyncio`. `cpu` steps
+//!   and `blocking` I/O run on the loop thread and stall every coroutine.
+
+use crate::model::program::{Cursor, Step};
+use crate::model::{Experiment, Program, Scenario, StartMethod, Strategy};
+use crate::rng::{self, Stream};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{State, TaskRecord};
+use crate::units::transfer_time;
+
+use super::{Action, Item, MsgQueue, QueueId, Sim, ThreadId};
+
+/// Which program a runner walks.
+#[derive(Clone, Copy, Debug)]
+enum Prog {
+    Setup,
+    Teardown,
+    Kind(u32),
+}
+
+/// A position in a program.
+#[derive(Clone, Debug)]
+pub(super) struct Runner {
+    cursor: Cursor,
+    prog: Prog,
+}
+
+/// Roles that a running thread can start.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Spawn {
+    ThreadWorker,
+    TaskHandler,
+    ResultHandler,
+    PoolWorker,
+}
+
+impl Spawn {
+    pub(super) fn role(self) -> Role {
+        match self {
+            Spawn::ThreadWorker => Role::ThreadWorker(Worker::default()),
+            Spawn::TaskHandler => Role::TaskHandler(TaskHandler::default()),
+            Spawn::ResultHandler => Role::ResultHandler(None),
+            Spawn::PoolWorker => Role::PoolWorker(PoolWorker::default()),
+        }
+    }
+}
+
+/// What a thread runs.
+#[derive(Clone, Debug)]
+pub(super) enum Role {
+    /// Nothing more (also the placeholder while a role is being advanced).
+    Exited,
+    /// The main thread of any strategy.
+    Main(Box<Main>),
+    /// A ThreadPoolExecutor worker.
+    ThreadWorker(Worker),
+    /// Pool's task-handler thread.
+    TaskHandler(TaskHandler),
+    /// Pool's result-handler thread; the chunk it is unpickling.
+    ResultHandler(Option<u32>),
+    /// A Pool worker process's main thread.
+    PoolWorker(PoolWorker),
+}
+
+/// The role of the main thread for a strategy.
+pub(super) fn main_role(strategy: Strategy) -> Role {
+    Role::Main(Box::new(Main {
+        strategy,
+        stage: Stage::Setup,
+        runner: None,
+    }))
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Main {
+    strategy: Strategy,
+    stage: Stage,
+    runner: Option<Runner>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Stage {
+    Setup,
+    SerialTasks { next: u64, current: Option<u64> },
+    Submit { next: u64, sub: u8 },
+    StartWorkers { next: u32 },
+    StartHandlers { next: u8, paid: bool },
+    Map,
+    Gather { next: u64 },
+    Loop { current: Option<u32>, resume_due: bool },
+    AwaitDone,
+    Shutdown { sent: u32 },
+    Join,
+    Teardown,
+    End,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct Worker {
+    current: Option<(u64, Runner)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct TaskHandler {
+    sending: bool,
+    chunk: u32,
+    sub: u8,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct PoolWorker {
+    started: bool,
+    chunk: Option<u32>,
+    sub: u8,
+    k: u32,
+    task: Option<(u64, Runner)>,
+}
+
+/// The strategy's shared state: queues, counters, chunks, coroutines.
+pub(super) struct World<'a> {
+    scenario: &'a Scenario,
+    experiment: &'a Experiment,
+    n_tasks: u64,
+    completed: u64,
+    /// ThreadPoolExecutor's `_idle_semaphore` count.
+    idle: u64,
+    started: u32,
+    exits: u32,
+    expected_exits: u32,
+    /// Pool chunks: first task and length.
+    chunks: Vec<(u64, u32)>,
+    chunksize: u32,
+    setup_end: SimTime,
+    teardown_start: Option<SimTime>,
+    /// asyncio: runners of started coroutines (a slab), and each coroutine's slot.
+    slots: Vec<Runner>,
+    free_slots: Vec<u32>,
+    slot_of: Vec<u32>,
+    outstanding: u64,
+    work_q: QueueId,
+    done_q: QueueId,
+    join_q: QueueId,
+    task_q: QueueId,
+    in_q: QueueId,
+    out_q: QueueId,
+    ready_q: QueueId,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+impl<'a> World<'a> {
+    pub(super) fn new(scenario: &'a Scenario, experiment: &'a Experiment, workers: u32) -> Self {
+        let n_tasks = experiment.job.task_count();
+        let mut chunks = Vec::new();
+        let mut chunksize = 0;
+        if experiment.strategy == Strategy::Processes {
+            chunksize = match experiment.chunksize {
+                Some(c) => c,
+                // Pool._map_async: chunksize, extra = divmod(len(iterable), len(self._pool) * 4)
+                None => {
+                    let (c, extra) = (
+                        n_tasks / (workers as u64 * 4),
+                        n_tasks % (workers as u64 * 4),
+                    );
+                    (c + u64::from(extra > 0)) as u32
+                }
+            };
+            let mut first = 0;
+            while first < n_tasks {
+                let len = (chunksize as u64).min(n_tasks - first) as u32;
+                chunks.push((first, len));
+                first += len as u64;
+            }
+        }
+        let slot_of = if experiment.strategy == Strategy::Asyncio {
+            vec![NO_SLOT; n_tasks as usize]
+        } else {
+            Vec::new()
+        };
+        World {
+            scenario,
+            experiment,
+            n_tasks,
+            completed: 0,
+            idle: 0,
+            started: 0,
+            exits: 0,
+            expected_exits: 0,
+            chunks,
+            chunksize,
+            setup_end: SimTime::ZERO,
+            teardown_start: None,
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            slot_of,
+            outstanding: 0,
+            work_q: 0,
+            done_q: 1,
+            join_q: 2,
+            task_q: 3,
+            in_q: 4,
+            out_q: 5,
+            ready_q: 6,
+        }
+    }
+
+    pub(super) fn create_queues(&self, queues: &mut Vec<MsgQueue>) {
+        queues.clear();
+        queues.resize_with(7, MsgQueue::default);
+    }
+
+    pub(super) fn chunksize(&self) -> Option<u32> {
+        (self.experiment.strategy == Strategy::Processes).then_some(self.chunksize)
+    }
+
+    /// One record per task, kinds filled in, times zero.
+    pub(super) fn task_records(&self) -> Vec<TaskRecord> {
+        let mut records = Vec::with_capacity(self.n_tasks as usize);
+        for &(kind, count) in &self.experiment.job.tasks {
+            for _ in 0..count {
+                records.push(TaskRecord {
+                    kind: kind as u32,
+                    lane: 0,
+                    submit: SimTime::ZERO,
+                    start: SimTime::ZERO,
+                    end: SimTime::ZERO,
+                });
+            }
+        }
+        records
+    }
+
+    pub(super) fn serial_time(&self, end: SimTime) -> SimDuration {
+        let teardown = self.teardown_start.map_or(SimDuration::ZERO, |t| end - t);
+        (self.setup_end - SimTime::ZERO) + teardown
+    }
+
+    pub(super) fn fill_records(&self, _records: &mut [TaskRecord]) {}
+
+    fn program(&self, prog: Prog) -> &'a Program {
+        let exp: &'a Experiment = self.experiment;
+        match prog {
+            Prog::Setup => &exp.job.setup,
+            Prog::Teardown => &exp.job.teardown,
+            Prog::Kind(k) => &self.scenario.kinds[k as usize].program,
+        }
+    }
+
+    fn runner(&self, prog: Prog, stream: u64) -> Runner {
+        Runner {
+            cursor: Cursor::new(Stream::new(self.scenario.seed, stream)),
+            prog,
+        }
+    }
+
+    fn step(&self, r: &mut Runner) -> Option<Step> {
+        r.cursor.next_step(self.program(r.prog))
+    }
+
+    fn pickle_time(&self, bytes: u64) -> SimDuration {
+        transfer_time(bytes, self.scenario.python.pickle)
+    }
+
+    fn pipe_time(&self, bytes: u64) -> SimDuration {
+        transfer_time(bytes, self.scenario.python.ipc)
+    }
+}
+
+/// The engine action for a step run by an ordinary thread.
+fn step_action(step: Step) -> Action {
+    match step {
+        Step::Cpu { work, gil } => Action::Compute {
+            work,
+            gil,
+            state: if gil { State::Cpu } else { State::CpuNoGil },
+        },
+        Step::Io { time, .. } => Action::Wait {
+            time,
+            state: State::Io,
+        },
+    }
+}
+
+impl Sim<'_> {
+    /// The next action of thread `t`'s role.
+    pub(super) fn next_action(&mut self, t: ThreadId) -> Action {
+        let mut role = std::mem::replace(&mut self.threads[t as usize].role, Role::Exited);
+        let action = match &mut role {
+            Role::Exited => Action::Exit,
+            Role::Main(m) => self.main_next(t, m),
+            Role::ThreadWorker(w) => self.worker_next(t, w),
+            Role::TaskHandler(h) => self.task_handler_next(t, h),
+            Role::ResultHandler(pending) => self.result_handler_next(t, pending),
+            Role::PoolWorker(w) => self.pool_worker_next(t, w),
+        };
+        self.threads[t as usize].role = role;
+        action
+    }
+
+    fn start_task(&mut self, i: u64, t: ThreadId) -> Runner {
+        let rec = &mut self.out.tasks[i as usize];
+        rec.start = self.now;
+        rec.lane = t;
+        let kind = rec.kind;
+        self.world.runner(Prog::Kind(kind), i)
+    }
+
+    fn finish_task(&mut self, i: u64) {
+        self.out.tasks[i as usize].end = self.now;
+    }
+
+    fn take_inbox(&mut self, t: ThreadId) -> Option<Item> {
+        self.threads[t as usize].inbox.take()
+    }
+
+    /// A worker or handler got its sentinel: the last one to exit tells the joiner.
+    fn exit_worker(&mut self, t: ThreadId) -> Action {
+        self.world.exits += 1;
+        if self.world.exits == self.world.expected_exits {
+            self.threads[t as usize].then = Some(Action::Exit);
+            Action::Put {
+                q: self.world.join_q,
+                item: Item::Done,
+            }
+        } else {
+            Action::Exit
+        }
+    }
+
+    fn main_next(&mut self, t: ThreadId, m: &mut Main) -> Action {
+        let py = &self.scenario.python;
+        loop {
+            match m.stage {
+                Stage::Setup => {
+                    let runner = m
+                        .runner
+                        .get_or_insert_with(|| self.world.runner(Prog::Setup, rng::SETUP_STREAM));
+                    if let Some(step) = self.world.step(runner) {
+                        return step_action(step);
+                    }
+                    m.runner = None;
+                    self.world.setup_end = self.now;
+                    m.stage = match m.strategy {
+                        Strategy::Serial => Stage::SerialTasks {
+                            next: 0,
+                            current: None,
+                        },
+                        Strategy::Threads => Stage::Submit { next: 0, sub: 0 },
+                        Strategy::Processes => Stage::StartWorkers { next: 0 },
+                        Strategy::Asyncio => Stage::Gather { next: 0 },
+                    };
+                }
+                Stage::SerialTasks { next, current } => {
+                    if let Some(i) = current {
+                        let runner = m.runner.as_mut().expect("a running task has a runner");
+                        if let Some(step) = self.world.step(runner) {
+                            return step_action(step);
+                        }
+                        self.finish_task(i);
+                    }
+                    if next < self.world.n_tasks {
+                        self.out.tasks[next as usize].submit = self.now;
+                        m.runner = Some(self.start_task(next, t));
+                        m.stage = Stage::SerialTasks {
+                            next: next + 1,
+                            current: Some(next),
+                        };
+                    } else {
+                        m.runner = None;
+                        m.stage = Stage::Teardown;
+                    }
+                }
+                Stage::Submit { next, sub } => {
+                    if next == self.world.n_tasks {
+                        m.stage = Stage::AwaitDone;
+                        continue;
+                    }
+                    match sub {
+                        0 => {
+                            m.stage = Stage::Submit { next, sub: 1 };
+                            return Action::Compute {
+                                work: py.dispatch.threads,
+                                gil: true,
+                                state: State::Dispatch,
+                            };
+                        }
+                        1 => {
+                            m.stage = Stage::Submit { next, sub: 2 };
+                            self.out.tasks[next as usize].submit = self.now;
+                            return Action::Put {
+                                q: self.world.work_q,
+                                item: Item::Task(next),
+                            };
+                        }
+                        2 => {
+                            // _adjust_thread_count
+                            if self.world.idle > 0 {
+                                self.world.idle -= 1;
+                            } else if self.world.started < self.workers {
+                                m.stage = Stage::Submit { next, sub: 3 };
+                                return Action::Compute {
+                                    work: py.thread_start,
+                                    gil: true,
+                                    state: State::Spawn,
+                                };
+                            }
+                            m.stage = Stage::Submit {
+                                next: next + 1,
+                                sub: 0,
+                            };
+                        }
+                        _ => {
+                            self.world.started += 1;
+                            m.stage = Stage::Submit {
+                                next: next + 1,
+                                sub: 0,
+                            };
+                            return Action::StartThread(
+                                Spawn::ThreadWorker,
+                                "thread",
+                                self.world.started,
+                            );
+                        }
+                    }
+                }
+                Stage::StartWorkers { next } => {
+                    if next < self.workers {
+                        m.stage = Stage::StartWorkers { next: next + 1 };
+                        return Action::StartProcess(Spawn::PoolWorker, "worker", next + 1);
+                    }
+                    m.stage = Stage::StartHandlers {
+                        next: 0,
+                        paid: false,
+                    };
+                }
+                Stage::StartHandlers { next, paid } => {
+                    // Pool.__init__ starts _worker_handler, _task_handler, _result_handler.
+                    if next == 3 {
+                        m.stage = Stage::Map;
+                        continue;
+                    }
+                    if !paid {
+                        m.stage = Stage::StartHandlers { next, paid: true };
+                        return Action::Compute {
+                            work: py.thread_start,
+                            gil: true,
+                            state: State::Spawn,
+                        };
+                    }
+                    m.stage = Stage::StartHandlers {
+                        next: next + 1,
+                        paid: false,
+                    };
+                    match next {
+                        1 => return Action::StartThread(Spawn::TaskHandler, "pool-tasks", 0),
+                        2 => return Action::StartThread(Spawn::ResultHandler, "pool-results", 0),
+                        _ => {} // the worker handler only sleeps; it has no lane
+                    }
+                }
+                Stage::Map => {
+                    m.stage = Stage::AwaitDone;
+                    return Action::Put {
+                        q: self.world.task_q,
+                        item: Item::Map,
+                    };
+                }
+                Stage::Gather { next } => {
+                    if next < self.world.n_tasks {
+                        self.out.tasks[next as usize].submit = self.now;
+                        m.stage = Stage::Gather { next: next + 1 };
+                        return Action::Put {
+                            q: self.world.ready_q,
+                            item: Item::Coro(next as u32),
+                        };
+                    }
+                    self.world.outstanding = self.world.n_tasks;
+                    m.stage = Stage::Loop {
+                        current: None,
+                        resume_due: false,
+                    };
+                }
+                Stage::Loop {
+                    current,
+                    resume_due,
+                } => {
+                    if let Some(c) = current {
+                        if resume_due {
+                            m.stage = Stage::Loop {
+                                current,
+                                resume_due: false,
+                            };
+                            return Action::Compute {
+                                work: py.dispatch.asyncio,
+                                gil: true,
+                                state: State::Dispatch,
+                            };
+                        }
+                        let slot = self.world.slot_of[c as usize] as usize;
+                        let program = self.world.program(self.world.slots[slot].prog);
+                        let step = self.world.slots[slot].cursor.next_step(program);
+                        match step {
+                            Some(Step::Io {
+                                time,
+                                blocking: false,
+                            }) => {
+                                // `await`: the coroutine is suspended until the I/O is done.
+                                m.stage = Stage::Loop {
+                                    current: None,
+                                    resume_due: false,
+                                };
+                                return Action::Deliver {
+                                    q: self.world.ready_q,
+                                    item: Item::Coro(c),
+                                    after: time,
+                                };
+                            }
+                            Some(step) => return step_action(step),
+                            None => {
+                                self.finish_task(c as u64);
+                                self.world.free_slots.push(slot as u32);
+                                self.world.slot_of[c as usize] = NO_SLOT;
+                                self.world.outstanding -= 1;
+                                m.stage = Stage::Loop {
+                                    current: None,
+                                    resume_due: false,
+                                };
+                                continue;
+                            }
+                        }
+                    }
+                    if self.world.outstanding == 0 {
+                        m.stage = Stage::Teardown;
+                        continue;
+                    }
+                    match self.take_inbox(t) {
+                        Some(Item::Coro(c)) => {
+                            if self.world.slot_of[c as usize] == NO_SLOT {
+                                let runner = self.start_task(c as u64, t);
+                                let slot = match self.world.free_slots.pop() {
+                                    Some(s) => {
+                                        self.world.slots[s as usize] = runner;
+                                        s
+                                    }
+                                    None => {
+                                        self.world.slots.push(runner);
+                                        self.world.slots.len() as u32 - 1
+                                    }
+                                };
+                                self.world.slot_of[c as usize] = slot;
+                            }
+                            m.stage = Stage::Loop {
+                                current: Some(c),
+                                resume_due: true,
+                            };
+                        }
+                        _ => {
+                            return Action::Get {
+                                q: self.world.ready_q,
+                                wake: false,
+                                state: State::Io,
+                            }
+                        }
+                    }
+                }
+                Stage::AwaitDone => match self.take_inbox(t) {
+                    Some(Item::Done) => {
+                        self.world.expected_exits = match m.strategy {
+                            Strategy::Processes => self.workers + 2,
+                            _ => self.world.started,
+                        };
+                        m.stage = Stage::Shutdown { sent: 0 };
+                    }
+                    _ => {
+                        return Action::Get {
+                            q: self.world.done_q,
+                            wake: true,
+                            state: State::Idle,
+                        }
+                    }
+                },
+                Stage::Shutdown { sent } => {
+                    m.stage = Stage::Shutdown { sent: sent + 1 };
+                    if m.strategy == Strategy::Threads {
+                        if sent < self.world.started {
+                            return Action::Put {
+                                q: self.world.work_q,
+                                item: Item::Sentinel,
+                            };
+                        }
+                    } else if sent < self.workers {
+                        return Action::Deliver {
+                            q: self.world.in_q,
+                            item: Item::Sentinel,
+                            after: py.ipc_latency,
+                        };
+                    } else if sent == self.workers {
+                        return Action::Put {
+                            q: self.world.task_q,
+                            item: Item::Sentinel,
+                        };
+                    } else if sent == self.workers + 1 {
+                        return Action::Put {
+                            q: self.world.out_q,
+                            item: Item::Sentinel,
+                        };
+                    }
+                    m.stage = if self.world.expected_exits == 0 {
+                        Stage::Teardown
+                    } else {
+                        Stage::Join
+                    };
+                }
+                Stage::Join => match self.take_inbox(t) {
+                    Some(Item::Done) => m.stage = Stage::Teardown,
+                    _ => {
+                        return Action::Get {
+                            q: self.world.join_q,
+                            wake: true,
+                            state: State::Idle,
+                        }
+                    }
+                },
+                Stage::Teardown => {
+                    if m.runner.is_none() {
+                        self.world.teardown_start = Some(self.now);
+                    }
+                    let runner = m.runner.get_or_insert_with(|| {
+                        self.world.runner(Prog::Teardown, rng::TEARDOWN_STREAM)
+                    });
+                    if let Some(step) = self.world.step(runner) {
+                        return step_action(step);
+                    }
+                    m.runner = None;
+                    m.stage = Stage::End;
+                }
+                Stage::End => return Action::Exit,
+            }
+        }
+    }
+
+    fn worker_next(&mut self, t: ThreadId, w: &mut Worker) -> Action {
+        loop {
+            if let Some((i, runner)) = &mut w.current {
+                if let Some(step) = self.world.step(runner) {
+                    return step_action(step);
+                }
+                let i = *i;
+                w.current = None;
+                self.finish_task(i);
+                self.world.completed += 1;
+                self.world.idle += 1;
+                if self.world.completed == self.world.n_tasks {
+                    return Action::Put {
+                        q: self.world.done_q,
+                        item: Item::Done,
+                    };
+                }
+            }
+            match self.take_inbox(t) {
+                Some(Item::Task(i)) => {
+                    let runner = self.start_task(i, t);
+                    w.current = Some((i, runner));
+                }
+                Some(Item::Sentinel) => return self.exit_worker(t),
+                _ => {
+                    return Action::Get {
+                        q: self.world.work_q,
+                        wake: true,
+                        state: State::Idle,
+                    }
+                }
+            }
+        }
+    }
+
+    fn task_handler_next(&mut self, t: ThreadId, h: &mut TaskHandler) -> Action {
+        let payload = self.experiment.job.payload;
+        loop {
+            if h.sending {
+                let Some(&(first, len)) = self.world.chunks.get(h.chunk as usize) else {
+                    h.sending = false;
+                    continue;
+                };
+                let bytes = payload.saturating_mul(len as u64);
+                h.sub += 1;
+                match h.sub {
+                    1 => {
+                        for i in first..first + len as u64 {
+                            self.out.tasks[i as usize].submit = self.now;
+                        }
+                        return Action::Compute {
+                            work: self.scenario.python.dispatch.processes,
+                            gil: true,
+                            state: State::Dispatch,
+                        };
+                    }
+                    2 => {
+                        return Action::Compute {
+                            work: self.world.pickle_time(bytes),
+                            gil: true,
+                            state: State::Pickle,
+                        }
+                    }
+                    3 => {
+                        return Action::Wait {
+                            time: self.world.pipe_time(bytes),
+                            state: State::Ipc,
+                        }
+                    }
+                    _ => {
+                        h.sub = 0;
+                        h.chunk += 1;
+                        return Action::Deliver {
+                            q: self.world.in_q,
+                            item: Item::Chunk(h.chunk - 1),
+                            after: self.scenario.python.ipc_latency,
+                        };
+                    }
+                }
+            }
+            match self.take_inbox(t) {
+                Some(Item::Map) => {
+                    h.sending = true;
+                    h.chunk = 0;
+                    h.sub = 0;
+                }
+                Some(Item::Sentinel) => return self.exit_worker(t),
+                _ => {
+                    return Action::Get {
+                        q: self.world.task_q,
+                        wake: true,
+                        state: State::Idle,
+                    }
+                }
+            }
+        }
+    }
+
+    fn result_handler_next(&mut self, t: ThreadId, pending: &mut Option<u32>) -> Action {
+        loop {
+            if let Some(c) = pending.take() {
+                let (_, len) = self.world.chunks[c as usize];
+                self.world.completed += len as u64;
+                if self.world.completed == self.world.n_tasks {
+                    return Action::Put {
+                        q: self.world.done_q,
+                        item: Item::Done,
+                    };
+                }
+            }
+            match self.take_inbox(t) {
+                Some(Item::Chunk(c)) => {
+                    *pending = Some(c);
+                    let (_, len) = self.world.chunks[c as usize];
+                    let bytes = self.experiment.job.result.saturating_mul(len as u64);
+                    return Action::Compute {
+                        work: self.world.pickle_time(bytes),
+                        gil: true,
+                        state: State::Pickle,
+                    };
+                }
+                Some(Item::Sentinel) => return self.exit_worker(t),
+                _ => {
+                    return Action::Get {
+                        q: self.world.out_q,
+                        wake: true,
+                        state: State::Idle,
+                    }
+                }
+            }
+        }
+    }
+
+    fn pool_worker_next(&mut self, t: ThreadId, w: &mut PoolWorker) -> Action {
+        let job = &self.experiment.job;
+        let py = &self.scenario.python;
+        if !w.started {
+            w.started = true;
+            let start = match self.experiment.start_method {
+                StartMethod::Fork => py.process_start.fork,
+                StartMethod::Forkserver => py.process_start.forkserver,
+                StartMethod::Spawn => py.process_start.spawn,
+            };
+            return Action::Compute {
+                work: start,
+                gil: true,
+                state: State::Spawn,
+            };
+        }
+        loop {
+            if let Some(c) = w.chunk {
+                let (first, len) = self.world.chunks[c as usize];
+                match w.sub {
+                    0 => {
+                        w.sub = 1;
+                        return Action::Compute {
+                            work: self.world.pickle_time(job.payload.saturating_mul(len as u64)),
+                            gil: true,
+                            state: State::Pickle,
+                        };
+                    }
+                    1 => {
+                        if let Some((i, runner)) = &mut w.task {
+                            if let Some(step) = self.world.step(runner) {
+                                return step_action(step);
+                            }
+                            let i = *i;
+                            w.task = None;
+                            self.finish_task(i);
+                            w.k += 1;
+                        }
+                        if w.k < len {
+                            let i = first + w.k as u64;
+                            let runner = self.start_task(i, t);
+                            w.task = Some((i, runner));
+                        } else {
+                            w.sub = 2;
+                        }
+                    }
+                    2 => {
+                        w.sub = 3;
+                        return Action::Compute {
+                            work: self.world.pickle_time(job.result.saturating_mul(len as u64)),
+                            gil: true,
+                            state: State::Pickle,
+                        };
+                    }
+                    3 => {
+                        w.sub = 4;
+                        return Action::Wait {
+                            time: self.world.pipe_time(job.result.saturating_mul(len as u64)),
+                            state: State::Ipc,
+                        };
+                    }
+                    _ => {
+                        w.chunk = None;
+                        return Action::Deliver {
+                            q: self.world.out_q,
+                            item: Item::Chunk(c),
+                            after: py.ipc_latency,
+                        };
+                    }
+                }
+                continue;
+            }
+            match self.take_inbox(t) {
+                Some(Item::Chunk(c)) => {
+                    w.chunk = Some(c);
+                    w.sub = 0;
+                    w.k = 0;
+                }
+                Some(Item::Sentinel) => return self.exit_worker(t),
+                _ => {
+                    return Action::Get {
+                        q: self.world.in_q,
+                        wake: true,
+                        state: State::Idle,
+                    }
+                }
+            }
+        }
+    }
+}

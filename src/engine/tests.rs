@@ -1,0 +1,292 @@
+//! Analytic oracles and invariants of the engine.
+
+use super::*;
+use crate::model::{self, Scenario};
+use crate::trace::GilEventKind;
+
+/// A machine with no hidden costs unless a test adds them.
+const QUIET_MACHINE: &str = r#"
+[machine]
+preset = "laptop-4c8t"
+cores = 4
+smt = 1
+frequency = [1.0]
+context_switch = "0ns"
+wakeup = "0ns"
+[python]
+thread_start = "0ns"
+process_start = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
+dispatch = { threads = "0ns", processes = "0ns", asyncio = "0ns" }
+ipc_latency = "0ns"
+"#;
+
+pub(crate) fn scenario(body: &str) -> Scenario {
+    let text = format!("name = \"test\"\n{body}");
+    model::load("test.toml", &text, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub(crate) fn run(s: &Scenario, exp: usize, workers: u32) -> RunTrace {
+    let trace = simulate(s, &s.experiments[exp], workers, &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_invariants(s, &trace);
+    trace
+}
+
+fn secs(t: SimTime) -> f64 {
+    t.as_secs_f64()
+}
+
+/// The invariants every run must satisfy, checked from its trace.
+pub(crate) fn check_invariants(s: &Scenario, trace: &RunTrace) {
+    // Segments tile each lane without overlap and never go back in time.
+    let mut by_lane: Vec<Vec<&Segment>> = vec![Vec::new(); trace.lanes.len()];
+    for seg in &trace.segments {
+        assert!(seg.start < seg.end, "empty or backwards segment {seg:?}");
+        assert!(seg.end <= trace.makespan, "segment after the makespan {seg:?}");
+        by_lane[seg.lane as usize].push(seg);
+    }
+    for lane in &mut by_lane {
+        lane.sort_by_key(|s| s.start);
+        for w in lane.windows(2) {
+            assert!(w[0].end <= w[1].start, "overlapping segments {:?} {:?}", w[0], w[1]);
+        }
+    }
+    // At most one thread per hardware thread: on-core lanes never exceed hw threads.
+    let mut edges: Vec<(SimTime, i64)> = Vec::new();
+    for seg in trace.segments.iter().filter(|s| s.state.on_core()) {
+        edges.push((seg.start, 1));
+        edges.push((seg.end, -1));
+    }
+    edges.sort();
+    let mut running = 0i64;
+    for (_, d) in edges {
+        running += d;
+        assert!(
+            running <= s.machine.hw_threads() as i64,
+            "more running threads than hardware threads"
+        );
+    }
+    // At most one GIL holder per process, and takes/releases alternate.
+    let processes = trace.lanes.iter().map(|l| l.process).max().unwrap_or(0) as usize + 1;
+    let mut holder: Vec<Option<u32>> = vec![None; processes];
+    for ev in &trace.gil_events {
+        let h = &mut holder[ev.process as usize];
+        match ev.kind {
+            GilEventKind::Take => {
+                assert!(h.is_none(), "two GIL holders in process {}", ev.process);
+                *h = Some(ev.lane);
+            }
+            GilEventKind::Release => {
+                assert_eq!(*h, Some(ev.lane), "release by a non-holder");
+                *h = None;
+            }
+            GilEventKind::DropRequest | GilEventKind::ForcedDrop => {}
+        }
+    }
+    // Work handed to cores is the work they did.
+    let tol = 1e-6 * trace.work_requested.max(1.0);
+    assert!(
+        (trace.work_requested - trace.work_done).abs() <= tol,
+        "work not conserved: requested {} done {}",
+        trace.work_requested,
+        trace.work_done
+    );
+    // Every task ran, after it was submitted, and within the run.
+    for (i, t) in trace.tasks.iter().enumerate() {
+        assert!(t.submit <= t.start && t.start <= t.end, "task {i}: {t:?}");
+        assert!(t.end <= trace.makespan, "task {i} ends after the makespan");
+    }
+    // State totals add up to the lanes' lifetimes.
+    let total: u64 = trace.totals.iter().map(|d| d.as_nanos()).sum();
+    let traced: u64 = trace.segments.iter().map(|s| (s.end - s.start).as_nanos()).sum();
+    assert_eq!(total, traced, "totals disagree with segments");
+}
+
+fn io_scenario(n: u64, io: &str, strategy: &str, workers: u32) -> Scenario {
+    scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.wait]\nsteps = [{{ io = \"{io}\" }}]\n[job]\ntasks = {{ wait = {n} }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"{strategy}\"\n{}",
+        if strategy == "threads" || strategy == "processes" {
+            format!("workers = {workers}\n")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+#[test]
+fn serial_io_is_the_sum_of_waits() {
+    let s = io_scenario(10, "100ms", "serial", 1);
+    let t = run(&s, 0, 1);
+    assert_eq!(t.makespan, SimTime(10 * 100_000_000));
+}
+
+#[test]
+fn threaded_io_takes_ceil_n_over_w_rounds() {
+    for workers in [1u32, 3, 4, 10, 16] {
+        let s = io_scenario(10, "100ms", "threads", workers);
+        let t = run(&s, 0, workers);
+        let rounds = 10u64.div_ceil(workers.min(10) as u64);
+        assert_eq!(t.makespan, SimTime(rounds * 100_000_000), "workers {workers}");
+    }
+}
+
+#[test]
+fn threaded_io_overheads_are_the_modelled_costs() {
+    // With dispatch and thread start costs, the excess over ceil(n/W) × io is bounded by
+    // what the main thread pays before the last round starts plus wake-ups.
+    let mut s = io_scenario(12, "50ms", "threads", 4);
+    s.python.dispatch.threads = SimDuration::from_micros(15);
+    s.python.thread_start = SimDuration::from_micros(80);
+    s.machine.wakeup = SimDuration::from_micros(20);
+    let t = run(&s, 0, 4);
+    let ideal = 3 * 50_000_000u64;
+    let overhead_bound = 12 * 15_000 + 4 * 80_000 + 3 * 20_000 * 2 + 20_000 * 4;
+    let excess = t.makespan.0 - ideal;
+    assert!(excess > 0 && excess <= overhead_bound, "excess {excess} ns");
+}
+
+#[test]
+fn asyncio_io_is_the_longest_wait_plus_resumes() {
+    let mut s = io_scenario(10, "1s", "asyncio", 1);
+    let t = run(&s, 0, 1);
+    assert_eq!(t.makespan, SimTime(1_000_000_000));
+    s.python.dispatch.asyncio = SimDuration::from_micros(10);
+    let t = run(&s, 0, 1);
+    // Each coroutine is resumed twice (start, after its await): 20 resumes, but the waits
+    // overlap the later first-resumes, so the makespan is 1 s + the resumes after it.
+    assert!(t.makespan.0 > 1_000_000_000);
+    assert!(t.makespan.0 <= 1_000_000_000 + 20 * 10_000, "{}", t.makespan);
+}
+
+fn cpu_scenario(n: u64, cpu: &str, gil: bool, strategy: &str, workers: u32) -> Scenario {
+    scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.crunch]\nsteps = [{{ cpu = \"{cpu}\", gil = {gil} }}]\n[job]\ntasks = {{ crunch = {n} }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"{strategy}\"\nworkers = {workers}\n"
+    ))
+}
+
+#[test]
+fn cpu_bound_threads_under_one_gil_take_the_sum_of_their_work() {
+    let s = cpu_scenario(4, "100ms", true, "threads", 4);
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(400_000_000), "zero costs: exactly the sum");
+    assert!(t.forced_switches > 0, "threads must take turns by forced switching");
+    // With wake-up and switch costs, every forced switch costs a wake-up or two.
+    let mut s = s;
+    s.machine.wakeup = SimDuration::from_micros(20);
+    s.machine.context_switch = SimDuration::from_micros(3);
+    let t = run(&s, 0, 4);
+    let excess = t.makespan.0 - 400_000_000;
+    let bound = (t.forced_switches + t.gil_switches + 8) * (2 * 20_000 + 2 * 3_000);
+    assert!(excess > 0 && excess < bound, "excess {excess}, bound {bound}");
+    assert!(secs(t.makespan) < 0.41);
+}
+
+#[test]
+fn processes_up_to_the_core_count_take_the_longest_share() {
+    let mut s = cpu_scenario(4, "100ms", true, "processes", 4);
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(100_000_000));
+    // Start costs add once per worker, in parallel.
+    s.python.process_start.fork = SimDuration::from_millis(2);
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(102_000_000));
+    // 8 tasks on 4 processes: two rounds.
+    let s = cpu_scenario(8, "100ms", true, "processes", 4);
+    assert_eq!(run(&s, 0, 4).makespan, SimTime(200_000_000));
+}
+
+#[test]
+fn gil_free_threads_scale_with_cores() {
+    for workers in [1u32, 2, 4] {
+        let s = cpu_scenario(4, "100ms", false, "threads", workers);
+        let t = run(&s, 0, workers);
+        assert_eq!(t.makespan, SimTime(400_000_000 / workers as u64), "workers {workers}");
+    }
+    // More threads than cores: time slicing shares the 4 cores; the total stays the same.
+    let s = cpu_scenario(8, "100ms", false, "threads", 8);
+    assert_eq!(run(&s, 0, 8).makespan, SimTime(200_000_000));
+}
+
+#[test]
+fn free_threaded_python_runs_python_code_in_parallel() {
+    let mut s = cpu_scenario(4, "100ms", true, "threads", 4);
+    s.python.gil = false;
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(100_000_000));
+    assert_eq!(t.gil_held, SimDuration::ZERO);
+}
+
+#[test]
+fn io_thread_beside_a_cpu_thread_waits_a_switch_interval_per_reacquire() {
+    // The convoy effect: after each short I/O the I/O thread needs the GIL back, the CPU
+    // thread holds it, and it gets it only after a 5 ms timed wait and a forced switch.
+    let s = scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.spin]\nsteps = [{{ cpu = \"2s\" }}]\n\
+         [tasks.echo]\nsteps = [{{ repeat = 100, steps = [{{ io = \"100us\" }}, {{ cpu = \"10us\" }}] }}]\n\
+         [job]\ntasks = {{ spin = 1, echo = 1 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 2\n"
+    ));
+    let t = run(&s, 0, 2);
+    let echo = t.tasks[1];
+    let per_iter = (echo.end - echo.start).as_secs_f64() / 100.0;
+    // 100 us of I/O + 10 us of CPU + about one 5 ms switch interval.
+    assert!(per_iter > 0.0050 && per_iter < 0.0055, "{per_iter}");
+    // Alone, the echo loop takes 110 us per iteration.
+    let alone = scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.echo]\nsteps = [{{ repeat = 100, steps = [{{ io = \"100us\" }}, {{ cpu = \"10us\" }}] }}]\n\
+         [job]\ntasks = {{ echo = 1 }}\n[[experiment]]\nname = \"x\"\nstrategy = \"serial\"\n"
+    ));
+    assert_eq!(run(&alone, 0, 1).makespan, SimTime(100 * 110_000));
+}
+
+#[test]
+fn oversubscribed_cores_round_robin_with_time_slices() {
+    // 2 GIL-free threads on 1 core: both progress, slices alternate, and the total is the sum.
+    let mut s = cpu_scenario(2, "20ms", false, "threads", 2);
+    s.machine.cores = 1;
+    let t = run(&s, 0, 2);
+    assert_eq!(t.makespan, SimTime(40_000_000));
+    let (a, b) = (t.tasks[0], t.tasks[1]);
+    // Round robin: both finish in the last slices, not one after the other.
+    assert!(a.end.0 >= 32_000_000 && b.end.0 >= 32_000_000, "{a:?} {b:?}");
+}
+
+#[test]
+fn frequency_and_smt_slow_busy_cores() {
+    let mut s = cpu_scenario(2, "100ms", false, "threads", 2);
+    s.machine.frequency = vec![1.0, 0.5];
+    assert_eq!(run(&s, 0, 2).makespan, SimTime(200_000_000));
+    // One core, two hyper-threads at 1.25× together: each runs at 0.625.
+    let mut s = cpu_scenario(2, "100ms", false, "threads", 2);
+    s.machine.cores = 1;
+    s.machine.smt = 2;
+    s.machine.smt_speedup = 1.25;
+    assert_eq!(run(&s, 0, 2).makespan, SimTime(160_000_000));
+}
+
+#[test]
+fn pool_map_chunksize_rule() {
+    let s = cpu_scenario(100, "1ms", true, "processes", 4);
+    let t = run(&s, 0, 4);
+    // divmod(100, 16) = (6, 4) → 7
+    assert_eq!(t.chunksize, Some(7));
+}
+
+#[test]
+fn a_stuck_scenario_hits_the_event_limit_not_a_hang() {
+    let s = cpu_scenario(4, "100ms", true, "threads", 4);
+    let limits = Limits {
+        max_events: 10,
+        ..Limits::default()
+    };
+    let err = simulate(&s, &s.experiments[0], 4, &limits).unwrap_err();
+    assert!(matches!(err, SimError::EventLimit { .. }), "{err}");
+    let limits = Limits {
+        max_sim_time: SimTime(1_000_000),
+        ..Limits::default()
+    };
+    let err = simulate(&s, &s.experiments[0], 4, &limits).unwrap_err();
+    assert!(matches!(err, SimError::TimeLimit { .. }), "{err}");
+}
