@@ -81,6 +81,8 @@ pub enum Error {
     Usage(String),
     /// A failure while running: exit code 1.
     Run(String),
+    /// Already reported on stderr (e.g. per file by `check`); exit with this code.
+    Reported(u8),
 }
 
 impl Error {
@@ -89,6 +91,7 @@ impl Error {
         match self {
             Error::Scenario(_) | Error::Usage(_) => 2,
             Error::Run(_) => 1,
+            Error::Reported(code) => *code,
         }
     }
 }
@@ -98,6 +101,7 @@ impl fmt::Display for Error {
         match self {
             Error::Scenario(e) => e.fmt(f),
             Error::Usage(m) | Error::Run(m) => f.write_str(m),
+            Error::Reported(code) => write!(f, "failed (exit code {code})"),
         }
     }
 }

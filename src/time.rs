@@ -131,11 +131,12 @@ impl fmt::Display for SimDuration {
     /// `4.20ms`, `1.50s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0 as f64;
+        // Pick the unit after rounding to three digits, so 999.9996 ms prints as 1.00s.
         let (value, unit) = if self.0 < NS_PER_US {
             return write!(f, "{}ns", self.0);
-        } else if self.0 < NS_PER_MS {
+        } else if ns < NS_PER_MS as f64 - 500.0 {
             (ns / NS_PER_US as f64, "us")
-        } else if self.0 < NS_PER_S {
+        } else if ns < NS_PER_S as f64 - 500_000.0 {
             (ns / NS_PER_MS as f64, "ms")
         } else {
             (ns / NS_PER_S as f64, "s")
@@ -176,6 +177,8 @@ mod tests {
         assert_eq!(SimDuration(4_200_000).to_string(), "4.20ms");
         assert_eq!(SimDuration::from_millis(1500).to_string(), "1.50s");
         assert_eq!(SimDuration::from_secs(250).to_string(), "250s");
+        assert_eq!(SimDuration(999_999_600).to_string(), "1.00s");
+        assert_eq!(SimDuration(999_600).to_string(), "1.00ms");
     }
 
     #[test]

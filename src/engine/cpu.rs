@@ -7,10 +7,13 @@
 //!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
 //!   FIFO run queue.
 //! - Context switch: charged when a hardware thread starts a thread other than the one it
-//!   ran last; the thread is `runnable` meanwhile.
+//!   ran last (not on its very first thread); the thread is `runnable` meanwhile.
 //! - Round robin: while the run queue is non-empty, a running thread is preempted when its
 //!   `time_slice` ends and goes to the back of the queue (it keeps the GIL if it holds it).
 //!   Slice timers are armed only while someone is waiting for a core.
+//! - Idle balancing: when a whole core goes idle and nobody is queued, a thread is pulled
+//!   over from a core whose SMT siblings are both busy (Linux's `newidle_balance`), paying a
+//!   context switch — two processes never share a core while another core idles.
 //! - Speed: `frequency[busy cores] × smt_speedup / busy siblings`; running work is re-timed
 //!   whenever the occupancy changes.
 
@@ -58,7 +61,9 @@ impl Sim<'_> {
         let slot = &mut self.hw[hw as usize];
         debug_assert!(slot.running.is_none(), "two threads on one hardware thread");
         slot.running = Some(t);
-        let switched = slot.last != Some(t);
+        // A hardware thread's first thread pays nothing: the run starts with the main thread
+        // already on its CPU, and a new thread's first switch-in is part of `thread_start`.
+        let switched = slot.last.is_some_and(|last| last != t);
         slot.last = Some(t);
         slot.slice_start = self.now;
         slot.slice_epoch = slot.slice_epoch.wrapping_add(1);
@@ -91,9 +96,16 @@ impl Sim<'_> {
     /// Takes a thread off its hardware thread (it blocks, exits or is preempted) and gives
     /// the hardware thread to the head of the run queue.
     pub(super) fn leave_core(&mut self, t: ThreadId) {
+        if let Some(hw) = self.vacate(t) {
+            self.refill(hw);
+        }
+    }
+
+    /// Frees the thread's hardware thread (settling its work) without refilling it.
+    fn vacate(&mut self, t: ThreadId) -> Option<HwId> {
         let hw = match self.threads[t as usize].phase {
             Phase::Running(hw) | Phase::Switching(hw) => hw,
-            _ => return,
+            _ => return None,
         };
         if self.threads[t as usize].computing {
             self.settle_work(t);
@@ -113,9 +125,34 @@ impl Sim<'_> {
             self.busy_cores -= 1;
         }
         self.rates_dirty = true;
+        Some(hw)
+    }
+
+    /// Gives a freed hardware thread to the head of the run queue. With nobody queued and
+    /// its whole core now idle, pulls one thread off a core whose SMT siblings are both
+    /// busy (Linux's idle balancing: an idle core takes work from a busier one).
+    fn refill(&mut self, hw: HwId) {
         if let Some(next) = self.runq.pop_front() {
             self.dispatch(next, hw);
+            return;
         }
+        let smt = self.scenario.machine.smt;
+        if smt < 2 || self.core_busy[(hw / smt) as usize] != 0 {
+            return;
+        }
+        let Some(busy_core) = self.core_busy.iter().position(|&b| b >= 2) else {
+            return;
+        };
+        let first = busy_core as HwId * smt;
+        let Some(victim) = (first..first + smt)
+            .rev()
+            .find_map(|h| self.hw[h as usize].running)
+        else {
+            return;
+        };
+        self.vacate(victim);
+        self.threads[victim as usize].phase = Phase::Runnable;
+        self.dispatch(victim, hw);
     }
 
     /// Arms the slice timer of every busy hardware thread that has none.

@@ -290,3 +290,26 @@ fn a_stuck_scenario_hits_the_event_limit_not_a_hang() {
     let err = simulate(&s, &s.experiments[0], 4, &limits).unwrap_err();
     assert!(matches!(err, SimError::TimeLimit { .. }), "{err}");
 }
+
+#[test]
+fn an_idle_core_pulls_a_thread_off_a_doubled_up_core() {
+    // Threads 1 and 3 share core 0, threads 2 and 4 core 1 (spread first, then siblings).
+    // When the short ones (1, 3) finish, core 0 idles while 2 and 4 still share core 1:
+    // idle balancing moves one over and both finish at full speed.
+    let mut s = scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.short]\nsteps = [{{ cpu = \"100ms\", gil = false }}]\n\
+         [tasks.long]\nsteps = [{{ cpu = \"200ms\", gil = false }}]\n\
+         [job]\ntasks = {{ short = 1, long = 1 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 4\n\
+         tasks = {{ short = 1, long = 1 }}\n"
+    ));
+    s.machine.cores = 2;
+    s.machine.smt = 2;
+    s.machine.smt_speedup = 1.25;
+    // Submission order short, long, short, long.
+    let job = &mut s.experiments[0].job;
+    job.tasks = vec![(0, 1), (1, 1), (0, 1), (1, 1)];
+    let t = run(&s, 0, 4);
+    // 160 ms at 0.625 (100 ms of work each), then the remaining 100 ms at full speed.
+    assert_eq!(t.makespan, SimTime(260_000_000));
+}

@@ -1,0 +1,128 @@
+//! The command line: flags (clap) and one small module per subcommand.
+//!
+//! Every subcommand is glue — load → model → simulate → metrics → report — and returns an
+//! [`Error`] whose exit code `main` uses: 2 for bad usage or a bad scenario, 1 for a run
+//! that failed. Running `gilsim` with no subcommand is `gilsim run`: the embedded default
+//! scenario, so `cargo run --release` shows a result at once.
+
+mod check;
+mod run;
+mod scenarios;
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+
+use crate::bundled;
+use crate::error::{Error, ScenarioError};
+
+pub use run::RunArgs;
+
+/// gilsim: what threads, processes and asyncio will do to your Python program, and why.
+#[derive(Debug, Parser)]
+#[command(name = "gilsim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: `run` the embedded default scenario).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Predict a scenario: summary table on stdout, CSVs under output/<scenario>/.
+    Run(RunArgs),
+    /// Validate scenario files without running them.
+    Check {
+        /// Scenario files (or bundled scenario names).
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// List the bundled scenarios.
+    Scenarios,
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        None => run::run(&RunArgs::default()),
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Check { files }) => check::run(&files),
+        Some(Command::Scenarios) => scenarios::run(),
+    }
+}
+
+/// A scenario's text and how to name it.
+pub(crate) struct Source {
+    /// How errors name the file.
+    pub label: String,
+    /// Output directory name: the file stem or the bundled name.
+    pub stem: String,
+    /// The TOML text.
+    pub text: String,
+}
+
+/// Resolves `SCENARIO`: an existing path, else a bundled name; none means the default.
+pub(crate) fn load_source(arg: Option<&str>) -> Result<Source, Error> {
+    let Some(arg) = arg else {
+        return Ok(bundled_source(bundled::DEFAULT).expect("the default scenario is bundled"));
+    };
+    let path = Path::new(arg);
+    if path.is_file() {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::Scenario(ScenarioError::whole_file(arg, format!("cannot read: {e}")))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            Error::Scenario(ScenarioError::whole_file(
+                arg,
+                format!(
+                    "not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
+                    e.utf8_error().valid_up_to()
+                ),
+            ))
+        })?;
+        let stem = path
+            .file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+        return Ok(Source {
+            label: arg.to_string(),
+            stem,
+            text,
+        });
+    }
+    if let Some(source) = bundled_source(arg) {
+        return Ok(source);
+    }
+    if path.exists() {
+        return Err(Error::Usage(format!("{arg} is not a file")));
+    }
+    Err(Error::Usage(format!(
+        "no scenario file or bundled scenario named \"{arg}\" (`gilsim scenarios` lists the \
+         bundled ones: {})",
+        bundled::SCENARIOS
+            .iter()
+            .map(|s| s.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+fn bundled_source(name: &str) -> Option<Source> {
+    bundled::find(name).map(|s| Source {
+        label: format!("scenarios/{}.toml", s.name),
+        stem: s.name.to_string(),
+        text: s.text.to_string(),
+    })
+}
+
+/// Writes to stdout; a closed pipe (`gilsim run | head`) is not an error.
+pub(crate) fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Run(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}

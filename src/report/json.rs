@@ -1,0 +1,91 @@
+//! `--format json`: the summary rows with the `summary.csv` columns as keys, plus the
+//! machine and per-kind task statistics.
+
+use serde_json::{json, Map, Value};
+
+use super::csv::{summary_fields, SUMMARY_COLUMNS};
+use super::Results;
+
+fn number_or_string(column: &str, value: String) -> Value {
+    let numeric = column.ends_with("_s")
+        || matches!(
+            column,
+            "workers"
+                | "chunksize"
+                | "speedup"
+                | "efficiency"
+                | "gil_switches"
+                | "forced_switches"
+                | "context_switches"
+        );
+    if numeric {
+        if value.is_empty() {
+            return Value::Null;
+        }
+        if let Ok(n) = value.parse::<u64>() {
+            return json!(n);
+        }
+        if let Ok(x) = value.parse::<f64>() {
+            return json!(x);
+        }
+    }
+    if value.is_empty() {
+        Value::Null
+    } else {
+        Value::String(value)
+    }
+}
+
+/// The whole result as pretty JSON.
+pub fn render(results: &Results) -> String {
+    let sc = results.scenario;
+    let m = &sc.machine;
+    let experiments: Vec<Value> = results
+        .runs
+        .iter()
+        .map(|run| {
+            let mut row = Map::new();
+            row.insert("name".into(), json!(run.summary.experiment));
+            for (column, value) in SUMMARY_COLUMNS.iter().zip(summary_fields(&run.summary)) {
+                row.insert((*column).into(), number_or_string(column, value));
+            }
+            let mut kinds = Map::new();
+            for k in &run.summary.kinds {
+                kinds.insert(
+                    k.kind.clone(),
+                    json!({
+                        "tasks": k.tasks,
+                        "first_end_s": k.first_end.as_secs_f64(),
+                        "last_end_s": k.last_end.as_secs_f64(),
+                        "mean_latency_s": k.mean_latency.as_secs_f64(),
+                    }),
+                );
+            }
+            row.insert("kinds".into(), Value::Object(kinds));
+            Value::Object(row)
+        })
+        .collect();
+    let doc = json!({
+        "scenario": sc.name,
+        "description": sc.description,
+        "seed": sc.seed,
+        "machine": {
+            "preset": m.preset,
+            "cores": m.cores,
+            "smt": m.smt,
+            "hw_threads": m.hw_threads(),
+            "smt_speedup": m.smt_speedup,
+            "frequency": m.frequency,
+            "time_slice_s": m.time_slice.as_secs_f64(),
+            "context_switch_s": m.context_switch.as_secs_f64(),
+            "wakeup_s": m.wakeup.as_secs_f64(),
+            "gil": sc.python.gil,
+            "switch_interval_s": sc.python.switch_interval.as_secs_f64(),
+        },
+        "baseline": sc.experiments[sc.baseline].name,
+        "experiments": experiments,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON of plain values");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,90 @@
+//! The terminal table of `gilsim run`: one row per experiment and worker count.
+//!
+//! When an experiment runs more than one kind of task, a `done` column says when the last
+//! task of each kind finished: the makespan hides that, e.g., threads finish the downloads
+//! long before the crunching, or that an echo loop beside a CPU-bound thread is 40× slower.
+
+use super::Results;
+
+/// The table, with a header naming the scenario and machine.
+pub fn render(results: &Results) -> String {
+    let sc = results.scenario;
+    let m = &sc.machine;
+    let mut out = String::new();
+    out.push_str(&format!("{}\n", sc.name));
+    out.push_str(&format!(
+        "machine: {} — {} cores × {} hardware threads, switch interval {}{}\n\n",
+        m.preset,
+        m.cores,
+        m.smt,
+        sc.python.switch_interval,
+        if sc.python.gil {
+            ""
+        } else {
+            ", no GIL (free-threaded)"
+        }
+    ));
+    let with_kinds = results.runs.iter().any(|r| r.summary.kinds.len() > 1);
+    let mut header = vec!["experiment", "strategy", "workers", "time", "speedup"];
+    if with_kinds {
+        header.push("done");
+    }
+    header.push("why");
+    let rows: Vec<Vec<String>> = results
+        .runs
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            let mut row = vec![
+                s.experiment.clone(),
+                s.strategy.name().to_string(),
+                s.workers.to_string(),
+                s.makespan.to_string(),
+                format!("{:.2}x", s.speedup),
+            ];
+            if with_kinds {
+                row.push(
+                    s.kinds
+                        .iter()
+                        .map(|k| format!("{} {}", k.kind, k.last_end))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+            }
+            row.push(s.bottleneck.clone());
+            row
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let last = header.len() - 1;
+    let line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i == last {
+                l.push_str(cell);
+            } else if matches!(i, 2..=4) {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(cell);
+                l.push_str("  ");
+            } else {
+                l.push_str(cell);
+                l.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let header: Vec<String> = header.into_iter().map(String::from).collect();
+    out.push_str(&line(&header));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    let base = &sc.experiments[sc.baseline].name;
+    out.push_str(&format!("\nspeedup is relative to \"{base}\"\n"));
+    out
+}
