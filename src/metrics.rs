@@ -199,7 +199,10 @@ fn bottleneck(
         return if io >= cpu {
             format!("one thread: {} of I/O waits, one after another", fmt(io))
         } else {
-            format!("one thread: {} of CPU work, one task after another", fmt(cpu))
+            format!(
+                "one thread: {} of CPU work, one task after another",
+                fmt(cpu)
+            )
         };
     }
     let overhead = secs(s.overhead);
@@ -321,8 +324,13 @@ mod tests {
 
     #[test]
     fn rule_one_thread() {
-        let w = why(&format!("{CPU}[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n"));
-        assert!(w[0].starts_with("one thread: ") && w[0].contains("CPU"), "{w:?}");
+        let w = why(&format!(
+            "{CPU}[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n"
+        ));
+        assert!(
+            w[0].starts_with("one thread: ") && w[0].contains("CPU"),
+            "{w:?}"
+        );
     }
 
     #[test]
@@ -336,7 +344,9 @@ mod tests {
 
     #[test]
     fn rule_event_loop_blocked() {
-        let w = why(&format!("{CPU}[[experiment]]\nname = \"a\"\nstrategy = \"asyncio\"\n"));
+        let w = why(&format!(
+            "{CPU}[[experiment]]\nname = \"a\"\nstrategy = \"asyncio\"\n"
+        ));
         assert!(w[0].starts_with("event loop blocked"), "{w:?}");
     }
 

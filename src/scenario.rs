@@ -222,6 +222,10 @@ fn tidy_toml_message(message: &str) -> String {
     let message = message.trim();
     if message.starts_with("unknown field") {
         format!("{message} (unknown keys are errors: check the spelling against DESIGN §2)")
+    } else if message.starts_with("invalid type") && message.ends_with("expected i64") {
+        format!("{}a whole number", message.trim_end_matches("i64"))
+    } else if message.starts_with("invalid type") && message.ends_with("expected f64") {
+        format!("{}a number such as 1.25", message.trim_end_matches("f64"))
     } else if message.contains("expected a string") && message.starts_with("invalid type") {
         format!("{message}: write the value as a string with a unit, like \"5ms\" or \"4MiB\"")
     } else {
@@ -247,13 +251,21 @@ fn check_nesting(file: &str, text: &str) -> Result<(), ScenarioError> {
                 if triple {
                     i += 3;
                     while i < bytes.len() && !bytes[i..].starts_with(&[quote; 3]) {
-                        i += if quote == b'"' && bytes[i] == b'\\' { 2 } else { 1 };
+                        i += if quote == b'"' && bytes[i] == b'\\' {
+                            2
+                        } else {
+                            1
+                        };
                     }
                     i += 2;
                 } else {
                     i += 1;
                     while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
-                        i += if quote == b'"' && bytes[i] == b'\\' { 2 } else { 1 };
+                        i += if quote == b'"' && bytes[i] == b'\\' {
+                            2
+                        } else {
+                            1
+                        };
                     }
                 }
             }
@@ -299,12 +311,20 @@ mod tests {
     fn unknown_keys_are_rejected_with_a_position() {
         let err = parse("t.toml", "name = \"x\"\n[machine]\ncoars = 4\n").unwrap_err();
         assert_eq!((err.line, err.column), (3, 1));
-        assert!(err.message.contains("unknown field `coars`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `coars`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn deep_nesting_is_refused_before_parsing() {
-        let text = format!("name = \"x\"\nv = {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        let text = format!(
+            "name = \"x\"\nv = {}{}\n",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
         let err = parse("deep.toml", &text).unwrap_err();
         assert!(err.message.contains("nested more than"));
         assert_eq!(err.line, 2);

@@ -167,7 +167,10 @@ mod tests {
         let t = SimTime(u64::MAX - 1) + SimDuration(10);
         assert_eq!(t, SimTime(u64::MAX));
         assert_eq!(SimTime(5) - SimTime(9), SimDuration::ZERO);
-        assert_eq!(SimDuration(u64::MAX).saturating_mul(3), SimDuration(u64::MAX));
+        assert_eq!(
+            SimDuration(u64::MAX).saturating_mul(3),
+            SimDuration(u64::MAX)
+        );
     }
 
     #[test]
@@ -183,7 +186,10 @@ mod tests {
 
     #[test]
     fn float_seconds_round_to_nanoseconds() {
-        assert_eq!(SimDuration::from_secs_f64(1.5), SimDuration::from_millis(1500));
+        assert_eq!(
+            SimDuration::from_secs_f64(1.5),
+            SimDuration::from_millis(1500)
+        );
         assert_eq!(SimDuration::from_secs_f64(-1.0), SimDuration::ZERO);
         assert_eq!(SimDuration::from_secs_f64(f64::NAN), SimDuration::ZERO);
         assert_eq!(SimDuration::from_secs_f64(1e300), SimDuration(u64::MAX));

@@ -49,7 +49,8 @@ fn split_number<'a>(text: &'a str, what: &str, example: &str) -> Result<(f64, &'
                 || c == '.'
                 || c == '_'
                 || ((c == 'e' || c == 'E')
-                    && s[i + 1..].starts_with(|n: char| n.is_ascii_digit() || n == '-' || n == '+'))
+                    && s[i + 1..]
+                        .starts_with(|n: char| n.is_ascii_digit() || n == '-' || n == '+'))
                 || ((c == '-' || c == '+') && i > 0 && matches!(&s[i - 1..i], "e" | "E"))
                 || (c == '-' && i == 0))
         })
@@ -68,7 +69,9 @@ fn split_number<'a>(text: &'a str, what: &str, example: &str) -> Result<(f64, &'
         return Err(format!("{what} \"{text}\" is not a finite number"));
     }
     if value < 0.0 {
-        return Err(format!("{what} \"{text}\" is negative; it must be 0 or more"));
+        return Err(format!(
+            "{what} \"{text}\" is negative; it must be 0 or more"
+        ));
     }
     Ok((value, unit))
 }
@@ -168,20 +171,37 @@ mod tests {
     #[test]
     fn durations_in_every_unit() {
         assert_eq!(parse_duration("5ms").unwrap(), SimDuration::from_millis(5));
-        assert_eq!(parse_duration("1.5s").unwrap(), SimDuration::from_millis(1500));
-        assert_eq!(parse_duration("20us").unwrap(), SimDuration::from_micros(20));
-        assert_eq!(parse_duration("20µs").unwrap(), SimDuration::from_micros(20));
+        assert_eq!(
+            parse_duration("1.5s").unwrap(),
+            SimDuration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_duration("20us").unwrap(),
+            SimDuration::from_micros(20)
+        );
+        assert_eq!(
+            parse_duration("20µs").unwrap(),
+            SimDuration::from_micros(20)
+        );
         assert_eq!(parse_duration("7ns").unwrap(), SimDuration(7));
         assert_eq!(parse_duration("2min").unwrap(), SimDuration::from_secs(120));
         assert_eq!(parse_duration("0ns").unwrap(), SimDuration::ZERO);
-        assert_eq!(parse_duration("1e3us").unwrap(), SimDuration::from_millis(1));
-        assert_eq!(parse_duration(" 3 ms ").unwrap(), SimDuration::from_millis(3));
+        assert_eq!(
+            parse_duration("1e3us").unwrap(),
+            SimDuration::from_millis(1)
+        );
+        assert_eq!(
+            parse_duration(" 3 ms ").unwrap(),
+            SimDuration::from_millis(3)
+        );
     }
 
     #[test]
     fn bad_durations_say_what_is_wrong() {
         assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5 hours").unwrap_err().contains("unknown duration unit"));
+        assert!(parse_duration("5 hours")
+            .unwrap_err()
+            .contains("unknown duration unit"));
         assert!(parse_duration("-5ms").unwrap_err().contains("negative"));
         assert!(parse_duration("ms").unwrap_err().contains("like \"5ms\""));
         assert!(parse_duration("").unwrap_err().contains("like"));

@@ -8,7 +8,7 @@ use crate::engine::{self, Limits};
 use crate::error::Error;
 use crate::metrics;
 use crate::model::{self, Scenario};
-use crate::report::{self, RunResult, Results};
+use crate::report::{self, Results, RunResult};
 use crate::time::{SimDuration, SimTime};
 
 /// What `run` prints on stdout.

@@ -11,7 +11,11 @@ pub(super) fn run() -> Result<(), Error> {
         .unwrap_or(0);
     let mut out = String::new();
     for s in bundled::SCENARIOS {
-        out.push_str(&format!("{:width$}  {}\n", s.name, bundled::summary_line(s)));
+        out.push_str(&format!(
+            "{:width$}  {}\n",
+            s.name,
+            bundled::summary_line(s)
+        ));
     }
     super::print_stdout(&out)
 }

@@ -171,7 +171,11 @@ impl Sim<'_> {
         let slot = &mut self.hw[hw as usize];
         let ran = self.now.0 - slot.slice_start.0;
         let slices = ran.div_ceil(slice).max(1);
-        let at = crate::time::SimTime(slot.slice_start.0.saturating_add(slices.saturating_mul(slice)));
+        let at = crate::time::SimTime(
+            slot.slice_start
+                .0
+                .saturating_add(slices.saturating_mul(slice)),
+        );
         slot.slice_armed = true;
         let epoch = slot.slice_epoch;
         self.events.push(at, Event::SliceExpired { hw, epoch });

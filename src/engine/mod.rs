@@ -182,7 +182,11 @@ enum Action {
     Wait { time: SimDuration, state: State },
     /// Take from a queue, blocking while it is empty. `wake`: pay `wakeup` when woken by a
     /// put (a condition variable); I/O readiness (`false`) is included in the I/O time.
-    Get { q: QueueId, wake: bool, state: State },
+    Get {
+        q: QueueId,
+        wake: bool,
+        state: State,
+    },
     /// Put into a queue now.
     Put { q: QueueId, item: Item },
     /// Put into a queue after a delay (pipe latency, an awaited I/O).
@@ -203,9 +207,19 @@ enum Action {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
     None,
-    Compute { gil: bool, state: State },
-    Wait { time: SimDuration, state: State },
-    Get { q: QueueId, wake: bool, state: State },
+    Compute {
+        gil: bool,
+        state: State,
+    },
+    Wait {
+        time: SimDuration,
+        state: State,
+    },
+    Get {
+        q: QueueId,
+        wake: bool,
+        state: State,
+    },
 }
 
 /// Why a blocked thread is blocked.
@@ -213,7 +227,9 @@ enum Op {
 enum Block {
     Io,
     /// In `take_gil`'s timed wait, with the switch number seen when the interval began.
-    Gil { saved: u64 },
+    Gil {
+        saved: u64,
+    },
     /// Signalled by a GIL release; waking up.
     GilSignaled,
     /// Forced switch: waiting until another thread takes the GIL.
@@ -246,6 +262,8 @@ struct Thread {
     inbox: Option<Item>,
     state: State,
     since: SimTime,
+    /// The last closed segment, held back to merge with a following one of the same state.
+    pending: Option<Segment>,
     /// CPU work in progress: remaining ns of one idle core, current rate, last settled.
     computing: bool,
     remaining: f64,
@@ -479,6 +497,7 @@ impl<'a> Sim<'a> {
             inbox: None,
             state: State::Runnable,
             since: self.now,
+            pending: None,
             computing: false,
             remaining: 0.0,
             rate: 0.0,
@@ -510,19 +529,38 @@ impl<'a> Sim<'a> {
     }
 
     /// Ends the lane's current segment now (the lane stays in its state).
+    ///
+    /// A closed segment is held back one step so that a segment of the same state that
+    /// follows it directly (e.g. `gil_wait`, a zero-length `runnable`, `gil_wait` again)
+    /// extends it instead of adding a row.
     fn close_lane(&mut self, t: ThreadId) {
         let th = &mut self.threads[t as usize];
         let spent = self.now - th.since;
         self.out.totals[th.state.index()] += spent;
         if self.limits.trace && !spent.is_zero() {
-            self.out.segments.push(Segment {
+            let seg = Segment {
                 lane: t,
                 state: th.state,
                 start: th.since,
                 end: self.now,
-            });
+            };
+            match &mut th.pending {
+                Some(p) if p.state == seg.state && p.end == seg.start => p.end = seg.end,
+                pending => {
+                    if let Some(done) = pending.replace(seg) {
+                        self.out.segments.push(done);
+                    }
+                }
+            }
         }
         th.since = self.now;
+    }
+
+    /// Emits the lane's held-back segment (when the lane ends).
+    fn flush_lane(&mut self, t: ThreadId) {
+        if let Some(seg) = self.threads[t as usize].pending.take() {
+            self.out.segments.push(seg);
+        }
     }
 
     fn gil_event(&mut self, process: u32, t: ThreadId, kind: GilEventKind) {
@@ -629,6 +667,7 @@ impl<'a> Sim<'a> {
                 self.leave_core(t);
                 self.threads[t as usize].phase = Phase::Done;
                 self.close_lane(t);
+                self.flush_lane(t);
                 return false;
             }
         }
@@ -714,7 +753,11 @@ impl<'a> Sim<'a> {
                     "{} (process {}): {what}{}",
                     self.out.lanes[i].name,
                     th.process,
-                    if th.holds_gil { ", holding the GIL" } else { "" }
+                    if th.holds_gil {
+                        ", holding the GIL"
+                    } else {
+                        ""
+                    }
                 )
             })
             .collect();
@@ -731,6 +774,7 @@ impl<'a> Sim<'a> {
         for t in 0..self.threads.len() as ThreadId {
             if self.threads[t as usize].phase != Phase::Done {
                 self.close_lane(t);
+                self.flush_lane(t);
             }
         }
         for p in &self.processes {

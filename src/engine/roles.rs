@@ -104,15 +104,33 @@ pub(super) struct Main {
 #[derive(Clone, Copy, Debug)]
 enum Stage {
     Setup,
-    SerialTasks { next: u64, current: Option<u64> },
-    Submit { next: u64, sub: u8 },
-    StartWorkers { next: u32 },
-    StartHandlers { next: u8, paid: bool },
+    SerialTasks {
+        next: u64,
+        current: Option<u64>,
+    },
+    Submit {
+        next: u64,
+        sub: u8,
+    },
+    StartWorkers {
+        next: u32,
+    },
+    StartHandlers {
+        next: u8,
+        paid: bool,
+    },
     Map,
-    Gather { next: u64 },
-    Loop { current: Option<u32>, resume_due: bool },
+    Gather {
+        next: u64,
+    },
+    Loop {
+        current: Option<u32>,
+        resume_due: bool,
+    },
     AwaitDone,
-    Shutdown { sent: u32 },
+    Shutdown {
+        sent: u32,
+    },
     Join,
     Teardown,
     End,
@@ -817,7 +835,9 @@ impl Sim<'_> {
                     0 => {
                         w.sub = 1;
                         return Action::Compute {
-                            work: self.world.pickle_time(job.payload.saturating_mul(len as u64)),
+                            work: self
+                                .world
+                                .pickle_time(job.payload.saturating_mul(len as u64)),
                             gil: true,
                             state: State::Pickle,
                         };
@@ -843,7 +863,9 @@ impl Sim<'_> {
                     2 => {
                         w.sub = 3;
                         return Action::Compute {
-                            work: self.world.pickle_time(job.result.saturating_mul(len as u64)),
+                            work: self
+                                .world
+                                .pickle_time(job.result.saturating_mul(len as u64)),
                             gil: true,
                             state: State::Pickle,
                         };

@@ -42,13 +42,21 @@ pub(crate) fn check_invariants(s: &Scenario, trace: &RunTrace) {
     let mut by_lane: Vec<Vec<&Segment>> = vec![Vec::new(); trace.lanes.len()];
     for seg in &trace.segments {
         assert!(seg.start < seg.end, "empty or backwards segment {seg:?}");
-        assert!(seg.end <= trace.makespan, "segment after the makespan {seg:?}");
+        assert!(
+            seg.end <= trace.makespan,
+            "segment after the makespan {seg:?}"
+        );
         by_lane[seg.lane as usize].push(seg);
     }
     for lane in &mut by_lane {
         lane.sort_by_key(|s| s.start);
         for w in lane.windows(2) {
-            assert!(w[0].end <= w[1].start, "overlapping segments {:?} {:?}", w[0], w[1]);
+            assert!(
+                w[0].end <= w[1].start,
+                "overlapping segments {:?} {:?}",
+                w[0],
+                w[1]
+            );
         }
     }
     // At most one thread per hardware thread: on-core lanes never exceed hw threads.
@@ -98,7 +106,11 @@ pub(crate) fn check_invariants(s: &Scenario, trace: &RunTrace) {
     }
     // State totals add up to the lanes' lifetimes.
     let total: u64 = trace.totals.iter().map(|d| d.as_nanos()).sum();
-    let traced: u64 = trace.segments.iter().map(|s| (s.end - s.start).as_nanos()).sum();
+    let traced: u64 = trace
+        .segments
+        .iter()
+        .map(|s| (s.end - s.start).as_nanos())
+        .sum();
     assert_eq!(total, traced, "totals disagree with segments");
 }
 
@@ -127,7 +139,11 @@ fn threaded_io_takes_ceil_n_over_w_rounds() {
         let s = io_scenario(10, "100ms", "threads", workers);
         let t = run(&s, 0, workers);
         let rounds = 10u64.div_ceil(workers.min(10) as u64);
-        assert_eq!(t.makespan, SimTime(rounds * 100_000_000), "workers {workers}");
+        assert_eq!(
+            t.makespan,
+            SimTime(rounds * 100_000_000),
+            "workers {workers}"
+        );
     }
 }
 
@@ -156,7 +172,11 @@ fn asyncio_io_is_the_longest_wait_plus_resumes() {
     // Each coroutine is resumed twice (start, after its await): 20 resumes, but the waits
     // overlap the later first-resumes, so the makespan is 1 s + the resumes after it.
     assert!(t.makespan.0 > 1_000_000_000);
-    assert!(t.makespan.0 <= 1_000_000_000 + 20 * 10_000, "{}", t.makespan);
+    assert!(
+        t.makespan.0 <= 1_000_000_000 + 20 * 10_000,
+        "{}",
+        t.makespan
+    );
 }
 
 fn cpu_scenario(n: u64, cpu: &str, gil: bool, strategy: &str, workers: u32) -> Scenario {
@@ -170,8 +190,15 @@ fn cpu_scenario(n: u64, cpu: &str, gil: bool, strategy: &str, workers: u32) -> S
 fn cpu_bound_threads_under_one_gil_take_the_sum_of_their_work() {
     let s = cpu_scenario(4, "100ms", true, "threads", 4);
     let t = run(&s, 0, 4);
-    assert_eq!(t.makespan, SimTime(400_000_000), "zero costs: exactly the sum");
-    assert!(t.forced_switches > 0, "threads must take turns by forced switching");
+    assert_eq!(
+        t.makespan,
+        SimTime(400_000_000),
+        "zero costs: exactly the sum"
+    );
+    assert!(
+        t.forced_switches > 0,
+        "threads must take turns by forced switching"
+    );
     // With wake-up and switch costs, every forced switch costs a wake-up or two.
     let mut s = s;
     s.machine.wakeup = SimDuration::from_micros(20);
@@ -179,7 +206,10 @@ fn cpu_bound_threads_under_one_gil_take_the_sum_of_their_work() {
     let t = run(&s, 0, 4);
     let excess = t.makespan.0 - 400_000_000;
     let bound = (t.forced_switches + t.gil_switches + 8) * (2 * 20_000 + 2 * 3_000);
-    assert!(excess > 0 && excess < bound, "excess {excess}, bound {bound}");
+    assert!(
+        excess > 0 && excess < bound,
+        "excess {excess}, bound {bound}"
+    );
     assert!(secs(t.makespan) < 0.41);
 }
 
@@ -202,7 +232,11 @@ fn gil_free_threads_scale_with_cores() {
     for workers in [1u32, 2, 4] {
         let s = cpu_scenario(4, "100ms", false, "threads", workers);
         let t = run(&s, 0, workers);
-        assert_eq!(t.makespan, SimTime(400_000_000 / workers as u64), "workers {workers}");
+        assert_eq!(
+            t.makespan,
+            SimTime(400_000_000 / workers as u64),
+            "workers {workers}"
+        );
     }
     // More threads than cores: time slicing shares the 4 cores; the total stays the same.
     let s = cpu_scenario(8, "100ms", false, "threads", 8);
@@ -250,7 +284,10 @@ fn oversubscribed_cores_round_robin_with_time_slices() {
     assert_eq!(t.makespan, SimTime(40_000_000));
     let (a, b) = (t.tasks[0], t.tasks[1]);
     // Round robin: both finish in the last slices, not one after the other.
-    assert!(a.end.0 >= 32_000_000 && b.end.0 >= 32_000_000, "{a:?} {b:?}");
+    assert!(
+        a.end.0 >= 32_000_000 && b.end.0 >= 32_000_000,
+        "{a:?} {b:?}"
+    );
 }
 
 #[test]

@@ -323,7 +323,11 @@ impl Ctx<'_> {
     }
 }
 
-fn build(ctx: &mut Ctx, raw: &RawScenario, host: Option<&Preset>) -> Result<Scenario, ScenarioError> {
+fn build(
+    ctx: &mut Ctx,
+    raw: &RawScenario,
+    host: Option<&Preset>,
+) -> Result<Scenario, ScenarioError> {
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty() {
         return Err(ctx.error(raw.name.span().start, "name must not be empty"));
@@ -337,11 +341,7 @@ fn build(ctx: &mut Ctx, raw: &RawScenario, host: Option<&Preset>) -> Result<Scen
     };
     let machine = machine::build(ctx, raw.machine.as_ref(), host)?;
     let preset_name = machine.preset.clone();
-    let python = python::build(
-        ctx,
-        preset::python(&preset_name, host),
-        raw.python.as_ref(),
-    )?;
+    let python = python::build(ctx, preset::python(&preset_name, host), raw.python.as_ref())?;
 
     let mut kinds = Vec::with_capacity(raw.tasks.0.len());
     for (kind_name, kind) in &raw.tasks.0 {
@@ -385,7 +385,10 @@ fn build(ctx: &mut Ctx, raw: &RawScenario, host: Option<&Preset>) -> Result<Scen
     }
     for e in &raw.experiments {
         let exp = build_experiment(ctx, &machine, &kinds, &default_job, e)?;
-        if let Some(prev) = experiments.iter().position(|p: &Experiment| p.name == exp.name) {
+        if let Some(prev) = experiments
+            .iter()
+            .position(|p: &Experiment| p.name == exp.name)
+        {
             return Err(ctx.error(
                 e.get_ref().name.span().start,
                 format!(
@@ -434,7 +437,12 @@ fn build(ctx: &mut Ctx, raw: &RawScenario, host: Option<&Preset>) -> Result<Scen
 
     Ok(Scenario {
         name,
-        description: raw.description.clone().unwrap_or_default().trim().to_string(),
+        description: raw
+            .description
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
         seed,
         machine,
         python,
@@ -482,7 +490,16 @@ impl PartialJob {
             result: 0,
         };
         if let Some(raw) = raw {
-            job.apply(ctx, machine, kinds, &raw.tasks, &raw.setup, &raw.teardown, &raw.payload, &raw.result)?;
+            job.apply(
+                ctx,
+                machine,
+                kinds,
+                &raw.tasks,
+                &raw.setup,
+                &raw.teardown,
+                &raw.payload,
+                &raw.result,
+            )?;
         }
         Ok(job)
     }
@@ -547,11 +564,17 @@ fn build_task_list(
             ctx.error(
                 count.span().start,
                 if kinds.is_empty() {
-                    format!("unknown task kind `{name}`: the scenario defines no [tasks.<kind>] tables")
+                    format!(
+                        "unknown task kind `{name}`: the scenario defines no [tasks.<kind>] tables"
+                    )
                 } else {
                     format!(
                         "unknown task kind `{name}`; defined kinds: {}",
-                        kinds.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")
+                        kinds
+                            .iter()
+                            .map(|k| k.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 },
             )
@@ -605,7 +628,10 @@ fn build_experiment(
         Some(w) if !pooled => {
             return Err(ctx.error(
                 w.span().start,
-                format!("workers applies to threads and processes, not {}", strategy.name()),
+                format!(
+                    "workers applies to threads and processes, not {}",
+                    strategy.name()
+                ),
             ))
         }
         Some(w) => parse_workers(ctx, w)?,
@@ -630,12 +656,24 @@ fn build_experiment(
     let chunksize = match &e.chunksize {
         None => None,
         Some(c) if strategy != Strategy::Processes => {
-            return Err(ctx.error(c.span().start, "chunksize applies only to strategy = \"processes\""))
+            return Err(ctx.error(
+                c.span().start,
+                "chunksize applies only to strategy = \"processes\"",
+            ))
         }
         Some(c) => Some(ctx.int_in(c, 1, MAX_TASKS as i64, "chunksize")? as u32),
     };
     let mut job = default_job.clone();
-    job.apply(ctx, machine, kinds, &e.tasks, &e.setup, &e.teardown, &e.payload, &e.result)?;
+    job.apply(
+        ctx,
+        machine,
+        kinds,
+        &e.tasks,
+        &e.setup,
+        &e.teardown,
+        &e.payload,
+        &e.result,
+    )?;
     let job = job.finish(ctx, spanned.span().start)?;
     Ok(Experiment {
         name,
@@ -658,14 +696,20 @@ fn parse_workers(ctx: &Ctx, w: &Spanned<toml::Value>) -> Result<Vec<u32>, Scenar
             )),
             other => Err(ctx.error(
                 pos,
-                format!("workers must be a whole number or a list of them, found {}", other.type_str()),
+                format!(
+                    "workers must be a whole number or a list of them, found {}",
+                    other.type_str()
+                ),
             )),
         }
     };
     match w.get_ref() {
         toml::Value::Array(items) => {
             if items.is_empty() {
-                return Err(ctx.error(pos, "workers = [] has no values; give at least one, e.g. [1, 2, 4]"));
+                return Err(ctx.error(
+                    pos,
+                    "workers = [] has no values; give at least one, e.g. [1, 2, 4]",
+                ));
             }
             if items.len() > 1000 {
                 return Err(ctx.error(pos, "a workers sweep may have at most 1000 values"));
@@ -722,24 +766,23 @@ fn append_step(
     .filter(|(_, present)| *present)
     .map(|(k, _)| *k)
     .collect();
-    let kind = match kinds.as_slice() {
-        [k] => *k,
-        [] => {
-            return Err(ctx.error(
+    let kind =
+        match kinds.as_slice() {
+            [k] => *k,
+            [] => return Err(ctx.error(
                 pos,
                 "a step needs one kind: cpu, io, net, disk, mem or repeat (e.g. { cpu = \"5ms\" })",
-            ))
-        }
-        many => {
-            return Err(ctx.error(
-                pos,
-                format!(
-                    "one step has two kinds ({}); split it into separate steps",
-                    many.join(" and ")
-                ),
-            ))
-        }
-    };
+            )),
+            many => {
+                return Err(ctx.error(
+                    pos,
+                    format!(
+                        "one step has two kinds ({}); split it into separate steps",
+                        many.join(" and ")
+                    ),
+                ))
+            }
+        };
     // Qualifier keys each kind accepts.
     let allowed: &[&str] = match kind {
         "cpu" => &["gil"],
@@ -763,13 +806,18 @@ fn append_step(
         if let Some(at) = at {
             if !allowed.contains(&key) {
                 let hint = match key {
-                    "gil" => " (gil = false applies to cpu and mem steps; I/O always releases the GIL)",
+                    "gil" => {
+                        " (gil = false applies to cpu and mem steps; I/O always releases the GIL)"
+                    }
                     "blocking" => " (blocking applies to io, net and disk steps)",
                     _ => "",
                 };
                 return Err(ctx.error(
                     at,
-                    format!("`{key}` does not apply to a {kind} step{hint}"),
+                    format!(
+                        "`{key}` does not apply to {} {kind} step{hint}",
+                        if kind == "io" { "an" } else { "a" }
+                    ),
                 ));
             }
         }
@@ -813,7 +861,10 @@ fn append_step(
                 if !matches!(op.get_ref().as_str(), "read" | "write") {
                     return Err(ctx.error(
                         op.span().start,
-                        format!("unknown disk op \"{}\"; expected \"read\" or \"write\"", op.get_ref()),
+                        format!(
+                            "unknown disk op \"{}\"; expected \"read\" or \"write\"",
+                            op.get_ref()
+                        ),
                     ));
                 }
             }
@@ -843,12 +894,12 @@ fn append_step(
             let work = match s.pattern.as_ref().map(|p| (p, p.get_ref().as_str())) {
                 None | Some((_, "sequential")) => units::transfer_time(bytes, bw),
                 Some((_, "random")) => latency.saturating_mul(bytes.div_ceil(64)),
-                Some((p, other)) => {
-                    return Err(ctx.error(
-                        p.span().start,
-                        format!("unknown memory pattern \"{other}\"; expected \"sequential\" or \"random\""),
-                    ))
-                }
+                Some((p, other)) => return Err(ctx.error(
+                    p.span().start,
+                    format!(
+                        "unknown memory pattern \"{other}\"; expected \"sequential\" or \"random\""
+                    ),
+                )),
             };
             out.instrs.push(Instr::Cpu {
                 work: Dist::Fixed(work),

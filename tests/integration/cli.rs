@@ -1,0 +1,205 @@
+//! The commands as a new user meets them.
+
+use predicates::prelude::*;
+
+use super::{gilsim, repo, tempdir};
+
+#[test]
+fn no_arguments_runs_the_embedded_default_scenario() {
+    let dir = tempdir();
+    gilsim(dir.path()).assert().success().stdout(
+        predicate::str::contains("io-bound vs cpu-bound")
+            .and(predicate::str::contains("serial"))
+            .and(predicate::str::contains("threads"))
+            .and(predicate::str::contains("processes"))
+            .and(predicate::str::contains("asyncio")),
+    );
+    for file in ["summary.csv", "tasks.csv", "trace.csv"] {
+        assert!(
+            dir.path().join("output/default").join(file).is_file(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn the_design_example_checks_and_runs_seven_rows() {
+    let dir = tempdir();
+    let example = repo("tests/data/design-example.toml");
+    gilsim(dir.path())
+        .arg("check")
+        .arg(&example)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("7 result rows"));
+    let out = gilsim(dir.path())
+        .args(["run", "--format", "csv", "-q"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 7, "{csv}");
+    let names: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "serial",
+            "threads",
+            "processes",
+            "processes",
+            "processes",
+            "processes",
+            "asyncio"
+        ]
+    );
+    assert!(dir
+        .path()
+        .join("output/design-example/summary.csv")
+        .is_file());
+}
+
+#[test]
+fn scenarios_lists_every_bundled_scenario_with_a_description() {
+    let dir = tempdir();
+    let out = gilsim(dir.path()).arg("scenarios").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let files = std::fs::read_dir(repo("scenarios")).unwrap().count();
+    assert_eq!(text.lines().count(), files, "{text}");
+    for line in text.lines() {
+        let (name, description) = line.split_once("  ").unwrap();
+        assert!(!description.trim().is_empty(), "{name} has no description");
+        assert!(repo(&format!("scenarios/{}.toml", name.trim())).is_file());
+    }
+}
+
+#[test]
+fn every_bundled_scenario_runs() {
+    let dir = tempdir();
+    for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        gilsim(dir.path())
+            .args(["run", &name, "-q"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("speedup is relative to"));
+        assert!(dir
+            .path()
+            .join("output")
+            .join(&name)
+            .join("trace.csv")
+            .is_file());
+    }
+}
+
+#[test]
+fn json_has_the_summary_columns_and_kind_statistics() {
+    let dir = tempdir();
+    let out = gilsim(dir.path())
+        .args(["run", "costly-task-io", "--format", "json", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["baseline"], "serial");
+    assert_eq!(doc["machine"]["preset"], "laptop-2c4t");
+    let exps = doc["experiments"].as_array().unwrap();
+    assert_eq!(exps.len(), 3);
+    for column in gilsim::report::csv::SUMMARY_COLUMNS {
+        assert!(exps[0].get(column).is_some(), "missing {column}");
+    }
+    assert_eq!(exps[0]["name"], "serial");
+    assert_eq!(exps[0]["kinds"]["io_costly"]["tasks"], 10);
+    let serial = exps[0]["makespan_s"].as_f64().unwrap();
+    assert!((serial - 10.08).abs() < 1e-6, "{serial}");
+    assert!(
+        exps[1]["kinds"]["io_costly"]["last_end_s"]
+            .as_f64()
+            .unwrap()
+            < 3.1
+    );
+}
+
+#[test]
+fn no_trace_writes_only_the_summary_and_removes_stale_trace_files() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "-q"])
+        .assert()
+        .success();
+    let out = dir.path().join("output/gil-multicore");
+    assert!(out.join("trace.csv").is_file());
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "-q", "--no-trace", "--no-charts"])
+        .assert()
+        .success();
+    assert!(out.join("summary.csv").is_file());
+    assert!(!out.join("trace.csv").exists() && !out.join("tasks.csv").exists());
+}
+
+#[test]
+fn out_and_seed_options() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "default", "--out", "elsewhere", "--seed", "3", "-q"])
+        .assert()
+        .success();
+    assert!(dir.path().join("elsewhere/summary.csv").is_file());
+}
+
+#[test]
+fn a_missing_scenario_is_a_usage_error() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "no-such-scenario"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("gilsim scenarios"));
+    gilsim(dir.path())
+        .args(["run", "--format", "xml"])
+        .assert()
+        .code(2);
+    gilsim(dir.path()).args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn runaway_runs_stop_at_the_limits_with_exit_code_1() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "--max-events", "100"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--max-events"));
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "--max-sim-time", "1s"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--max-sim-time"));
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "--max-sim-time", "soon"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_huge_repeat_is_bounded_by_the_event_limit() {
+    let dir = tempdir();
+    let path = dir.path().join("huge.toml");
+    std::fs::write(
+        &path,
+        "name = \"huge\"\n[machine]\npreset = \"laptop-4c8t\"\n\
+         [tasks.t]\nsteps = [{ repeat = 1000000000, steps = [{ repeat = 1000000000, steps = [{ io = \"1us\" }] }] }]\n\
+         [job]\ntasks = { t = 1 }\n[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n",
+    )
+    .unwrap();
+    gilsim(dir.path())
+        .arg("run")
+        .arg(&path)
+        .args(["--max-events", "100000", "-q"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("stopped after 100000 events"));
+}

@@ -1,0 +1,29 @@
+//! gilsim's integration tests: the binary as a user runs it.
+//!
+//! One test binary (faster to build and link than one per file) with shared helpers here.
+
+mod bad_scenarios;
+mod cli;
+mod determinism;
+mod snapshots;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The gilsim binary, run in `dir`.
+pub fn gilsim(dir: &Path) -> Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("gilsim");
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// A path under the repository root.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
