@@ -778,37 +778,34 @@ impl Sim<'_> {
     }
 
     fn result_handler_next(&mut self, t: ThreadId, pending: &mut Option<u32>) -> Action {
-        loop {
-            if let Some(c) = pending.take() {
+        if let Some(c) = pending.take() {
+            // The chunk just unpickled: its results are in.
+            let (_, len) = self.world.chunks[c as usize];
+            self.world.completed += len as u64;
+            if self.world.completed == self.world.n_tasks {
+                return Action::Put {
+                    q: self.world.done_q,
+                    item: Item::Done,
+                };
+            }
+        }
+        match self.take_inbox(t) {
+            Some(Item::Chunk(c)) => {
+                *pending = Some(c);
                 let (_, len) = self.world.chunks[c as usize];
-                self.world.completed += len as u64;
-                if self.world.completed == self.world.n_tasks {
-                    return Action::Put {
-                        q: self.world.done_q,
-                        item: Item::Done,
-                    };
+                let bytes = self.experiment.job.result.saturating_mul(len as u64);
+                Action::Compute {
+                    work: self.world.pickle_time(bytes),
+                    gil: true,
+                    state: State::Pickle,
                 }
             }
-            match self.take_inbox(t) {
-                Some(Item::Chunk(c)) => {
-                    *pending = Some(c);
-                    let (_, len) = self.world.chunks[c as usize];
-                    let bytes = self.experiment.job.result.saturating_mul(len as u64);
-                    return Action::Compute {
-                        work: self.world.pickle_time(bytes),
-                        gil: true,
-                        state: State::Pickle,
-                    };
-                }
-                Some(Item::Sentinel) => return self.exit_worker(t),
-                _ => {
-                    return Action::Get {
-                        q: self.world.out_q,
-                        wake: true,
-                        state: State::Idle,
-                    }
-                }
-            }
+            Some(Item::Sentinel) => self.exit_worker(t),
+            _ => Action::Get {
+                q: self.world.out_q,
+                wake: true,
+                state: State::Idle,
+            },
         }
     }
 

@@ -350,3 +350,120 @@ fn an_idle_core_pulls_a_thread_off_a_doubled_up_core() {
     // 160 ms at 0.625 (100 ms of work each), then the remaining 100 ms at full speed.
     assert_eq!(t.makespan, SimTime(260_000_000));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn step() -> impl Strategy<Value = String> {
+        let cpu = (100u64..10_000, any::<bool>(), 0u8..3).prop_map(|(us, gil, dist)| match dist {
+            0 => format!("{{ cpu = \"{us}us\", gil = {gil} }}"),
+            1 => format!("{{ cpu = {{ mean = \"{us}us\", dist = \"exp\" }}, gil = {gil} }}"),
+            _ => format!(
+                "{{ cpu = {{ mean = \"{us}us\", dist = \"normal\", spread = 0.3 }}, gil = {gil} }}"
+            ),
+        });
+        let io = (100u64..10_000, any::<bool>())
+            .prop_map(|(us, blocking)| format!("{{ io = \"{us}us\", blocking = {blocking} }}"));
+        let leaf = prop_oneof![cpu, io];
+        leaf.prop_recursive(2, 6, 2, |inner| {
+            (1u64..4, prop::collection::vec(inner, 1..3))
+                .prop_map(|(n, body)| format!("{{ repeat = {n}, steps = [{}] }}", body.join(", ")))
+        })
+    }
+
+    prop_compose! {
+        fn machine()(
+            cores in 1u32..=4, smt in 1u32..=2, smt_speedup in 1.0f64..1.5,
+            freq in prop::collection::vec(0.5f64..=1.0, 1..4),
+            slice_us in 500u64..8_000, cs_us in 0u64..20, wake_us in 0u64..50,
+            interval_us in 500u64..8_000, gil in any::<bool>(),
+            thread_us in 0u64..100, start_us in 0u64..3_000, ipc_us in 0u64..100,
+            dispatch_us in 0u64..50,
+        ) -> String {
+            let freq: Vec<String> = freq.iter().map(|f| format!("{f:.3}")).collect();
+            format!(
+                "[machine]\npreset = \"laptop-4c8t\"\ncores = {cores}\nsmt = {smt}\n\
+                 smt_speedup = {smt_speedup:.3}\nfrequency = [{}]\ntime_slice = \"{slice_us}us\"\n\
+                 context_switch = \"{cs_us}us\"\nwakeup = \"{wake_us}us\"\n\
+                 [python]\ngil = {gil}\nswitch_interval = \"{interval_us}us\"\n\
+                 thread_start = \"{thread_us}us\"\n\
+                 process_start = {{ fork = \"{start_us}us\", spawn = \"{start_us}us\", forkserver = \"{start_us}us\" }}\n\
+                 ipc_latency = \"{ipc_us}us\"\n\
+                 dispatch = {{ threads = \"{dispatch_us}us\", processes = \"{dispatch_us}us\", asyncio = \"{dispatch_us}us\" }}\n",
+                freq.join(", ")
+            )
+        }
+    }
+
+    prop_compose! {
+        fn small_scenario()(
+            machine in machine(),
+            kinds in prop::collection::vec(prop::collection::vec(step(), 1..4), 1..3),
+            counts in prop::collection::vec(1u64..6, 3),
+            setup in prop::option::of(100u64..5_000),
+            payload_kb in 0u64..200,
+            threads in 1u32..6, processes in 1u32..5,
+            method in prop::sample::select(vec!["fork", "spawn", "forkserver"]),
+            chunksize in prop::option::of(1u32..4),
+        ) -> String {
+            let mut text = machine;
+            let mut tasks = Vec::new();
+            for (i, steps) in kinds.iter().enumerate() {
+                text.push_str(&format!("[tasks.k{i}]\nsteps = [{}]\n", steps.join(", ")));
+                tasks.push(format!("k{i} = {}", counts[i]));
+            }
+            text.push_str(&format!("[job]\ntasks = {{ {} }}\npayload = \"{payload_kb}KB\"\nresult = \"1KB\"\n", tasks.join(", ")));
+            if let Some(us) = setup {
+                text.push_str(&format!("setup = [{{ cpu = \"{us}us\" }}]\nteardown = [{{ io = \"{us}us\" }}]\n"));
+            }
+            text.push_str("[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n");
+            text.push_str(&format!("[[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = {threads}\n"));
+            text.push_str(&format!(
+                "[[experiment]]\nname = \"p\"\nstrategy = \"processes\"\nworkers = {processes}\nstart_method = \"{method}\"\n{}",
+                chunksize.map_or(String::new(), |c| format!("chunksize = {c}\n"))
+            ));
+            text.push_str("[[experiment]]\nname = \"a\"\nstrategy = \"asyncio\"\n");
+            text
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Time monotone, one thread per hardware thread, one GIL holder per process, work
+        /// conserved, every task finishes — and the same input gives the same run.
+        #[test]
+        fn random_small_scenarios_keep_the_invariants(text in small_scenario()) {
+            let s = scenario(&text);
+            for (i, e) in s.experiments.iter().enumerate() {
+                let w = e.workers[0];
+                let first = run(&s, i, w);
+                let total_tasks = s.experiments[i].job.task_count() as usize;
+                prop_assert_eq!(first.tasks.len(), total_tasks);
+                prop_assert!(first.tasks.iter().all(|t| t.end > SimTime::ZERO || t.start == t.end));
+                let again = simulate(&s, e, w, &Limits::default()).unwrap();
+                prop_assert!(first == again, "same input, different run");
+            }
+        }
+
+        /// Serial never beats the sum of its work; no strategy beats the work on one thread
+        /// divided by the hardware threads (work cannot be done faster than the machine).
+        #[test]
+        fn no_strategy_beats_the_machine(text in small_scenario()) {
+            let s = scenario(&text);
+            let serial = run(&s, 0, 1);
+            let hw = s.machine.hw_threads() as f64;
+            let max_speed = s.machine.frequency.iter().cloned().fold(0.0, f64::max).max(1.0);
+            for (i, e) in s.experiments.iter().enumerate() {
+                let t = run(&s, i, e.workers[0]);
+                let bound = t.work_requested / (hw * max_speed);
+                prop_assert!(
+                    t.makespan.0 as f64 + 1.0 >= bound,
+                    "{}: {} < {}", e.name, t.makespan, bound
+                );
+            }
+            let _ = serial;
+        }
+    }
+}

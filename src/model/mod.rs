@@ -894,12 +894,14 @@ fn append_step(
             let work = match s.pattern.as_ref().map(|p| (p, p.get_ref().as_str())) {
                 None | Some((_, "sequential")) => units::transfer_time(bytes, bw),
                 Some((_, "random")) => latency.saturating_mul(bytes.div_ceil(64)),
-                Some((p, other)) => return Err(ctx.error(
-                    p.span().start,
-                    format!(
+                Some((p, other)) => {
+                    return Err(ctx.error(
+                        p.span().start,
+                        format!(
                         "unknown memory pattern \"{other}\"; expected \"sequential\" or \"random\""
                     ),
-                )),
+                    ))
+                }
             };
             out.instrs.push(Instr::Cpu {
                 work: Dist::Fixed(work),

@@ -13,10 +13,10 @@ pub fn render(results: &Results) -> String {
     let mut out = String::new();
     out.push_str(&format!("{}\n", sc.name));
     out.push_str(&format!(
-        "machine: {} — {} cores × {} hardware threads, switch interval {}{}\n\n",
+        "machine: {} — {} cores, {} hardware threads, switch interval {}{}\n\n",
         m.preset,
         m.cores,
-        m.smt,
+        m.hw_threads(),
         sc.python.switch_interval,
         if sc.python.gil {
             ""
