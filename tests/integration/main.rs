@@ -2,6 +2,7 @@
 //!
 //! One test binary (faster to build and link than one per file) with shared helpers here.
 
+mod alloc;
 mod bad_scenarios;
 mod cli;
 mod determinism;
@@ -10,6 +11,9 @@ mod snapshots;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+
+#[global_allocator]
+static ALLOCATOR: alloc::CountingAlloc = alloc::CountingAlloc;
 
 /// The gilsim binary, run in `dir`.
 pub fn gilsim(dir: &Path) -> Command {
