@@ -37,10 +37,10 @@ pub struct RunArgs {
     /// Override the scenario's RNG seed.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Do not draw charts.
+    /// Do not draw charts (timelines, speedup.png).
     #[arg(long)]
     pub no_charts: bool,
-    /// Skip tasks.csv and trace.csv (and keep no trace in memory): for big runs.
+    /// Skip tasks.csv, trace.csv, trace.json and the timelines (no trace kept in memory).
     #[arg(long)]
     pub no_trace: bool,
     /// Stop a run after this many events (default 500000000).
@@ -120,19 +120,11 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&source.stem));
-    let mut files = vec![("summary.csv", report::csv::summary(&results))];
-    if !args.no_trace {
-        files.push(("tasks.csv", report::csv::tasks(&results)));
-        files.push(("trace.csv", report::csv::trace(&results)));
-    }
-    for (name, bytes) in &files {
-        let path = dir.join(name);
-        report::write_atomic(&path, bytes)
-            .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
-    }
+    let written = report::write_run_outputs(&results, &dir, !args.no_trace, !args.no_charts)
+        .map_err(Error::Run)?;
     if args.no_trace {
         // Files of an earlier traced run would disagree with this summary.
-        for stale in ["tasks.csv", "trace.csv"] {
+        for stale in ["tasks.csv", "trace.csv", "trace.json"] {
             let _ = std::fs::remove_file(dir.join(stale));
         }
     }
@@ -144,8 +136,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     };
     super::print_stdout(&stdout)?;
     if !args.quiet {
-        let names: Vec<_> = files.iter().map(|(n, _)| *n).collect();
-        eprintln!("wrote {} in {}", names.join(", "), dir.display());
+        eprintln!("wrote {} in {}", written.join(", "), dir.display());
     }
     Ok(())
 }

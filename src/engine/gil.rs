@@ -19,9 +19,12 @@
 //! - A thread that exits drops the GIL without that wait (`tstate == NULL`).
 //! - A holder preempted by the OS keeps the GIL.
 //!
-//! Simplification: a waiter's timeout is handled the moment it expires, without the waiter
-//! needing a core to run (in CPython it must be scheduled to set the request). This only
-//! matters when runnable threads outnumber hardware threads.
+//! A timed-out waiter is woken by the kernel's timer, which costs the same `wakeup` as a
+//! signal: it acts (sets the request, or takes a free GIL) `switch_interval + wakeup` after
+//! its wait began, and its next wait starts then. Without that cost a timed-out waiter
+//! would always beat the signalled one (which pays `wakeup`) to a released GIL.
+//! Simplification: the timed-out waiter acts without needing a core (in CPython it must be
+//! scheduled first); this only matters when runnable threads outnumber hardware threads.
 
 use std::collections::VecDeque;
 
@@ -165,11 +168,15 @@ impl Sim<'_> {
         self.threads[t as usize].phase = Phase::Blocked(Block::Gil { saved });
         self.set_state(t, State::GilWait);
         let epoch = self.bump(t);
-        let interval = self.scenario.python.switch_interval;
-        self.schedule(interval, Event::GilTimeout { t, epoch });
+        self.schedule(self.timed_wait(), Event::GilTimeout { t, epoch });
     }
 
-    /// A waiter's interval expired.
+    /// From the start of a timed wait to the waiter acting on its timeout.
+    fn timed_wait(&self) -> SimDuration {
+        self.scenario.python.switch_interval + self.scenario.machine.wakeup
+    }
+
+    /// A waiter's interval expired (and it has woken up).
     pub(super) fn gil_timeout(&mut self, t: ThreadId) {
         let Phase::Blocked(Block::Gil { saved }) = self.threads[t as usize].phase else {
             return;
@@ -191,8 +198,7 @@ impl Sim<'_> {
         let holder = g.holder;
         self.threads[t as usize].phase = Phase::Blocked(Block::Gil { saved: now_saved });
         let epoch = self.bump(t);
-        let interval = self.scenario.python.switch_interval;
-        self.schedule(interval, Event::GilTimeout { t, epoch });
+        self.schedule(self.timed_wait(), Event::GilTimeout { t, epoch });
         if request {
             self.out.drop_requests += 1;
             let process = self.threads[t as usize].process;

@@ -5,8 +5,11 @@
 //! target and renames it over the target, so an interrupted run leaves either the previous
 //! complete file or the new one, never half a CSV.
 
+pub mod chart;
 pub mod csv;
 pub mod json;
+pub mod perfetto;
+pub mod png;
 pub mod table;
 
 use std::fs;
@@ -39,6 +42,72 @@ pub struct Results<'a> {
     pub runs: Vec<RunResult>,
 }
 
+/// A file-name-safe form of an experiment name (`Pool(8)` → `Pool_8_`).
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes every output file of `gilsim run` into `dir` and returns their names.
+///
+/// `summary.csv` always; `tasks.csv`, `trace.csv` and `trace.json` with a trace; one
+/// `timeline-<experiment>.png` per result row (sweeps: `timeline-<experiment>-w<N>.png`,
+/// one per worker count) when there is a trace and charts are on; `speedup.png` when
+/// charts are on.
+pub fn write_run_outputs(
+    results: &Results,
+    dir: &Path,
+    trace: bool,
+    charts: bool,
+) -> Result<Vec<String>, String> {
+    let mut written = Vec::new();
+    let mut put = |name: String, bytes: &[u8]| -> Result<(), String> {
+        let path = dir.join(&name);
+        write_atomic(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        written.push(name);
+        Ok(())
+    };
+    put("summary.csv".into(), &csv::summary(results))?;
+    if trace {
+        put("tasks.csv".into(), &csv::tasks(results))?;
+        put("trace.csv".into(), &csv::trace(results))?;
+        put("trace.json".into(), perfetto::render(results).as_bytes())?;
+    }
+    if charts {
+        let draw = |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), String> {
+            let path = dir.join(name);
+            write_atomic_with(&path, |tmp| f(tmp).map_err(io::Error::other))
+                .map_err(|e| format!("cannot draw {}: {e}", path.display()))
+        };
+        if trace {
+            for run in &results.runs {
+                let exp = &results.scenario.experiments[run.experiment];
+                let name = if exp.workers.len() > 1 {
+                    format!("timeline-{}-w{}.png", file_stem(&exp.name), run.workers)
+                } else {
+                    format!("timeline-{}.png", file_stem(&exp.name))
+                };
+                let spec = chart::timeline(&run.summary, &run.trace, png::TIMELINE_COLUMNS);
+                draw(&name, &|p| png::draw_timeline(&spec, p))?;
+                written.push(name);
+            }
+        }
+        let rows: Vec<&Summary> = results.runs.iter().map(|r| &r.summary).collect();
+        let sc = results.scenario;
+        let spec = chart::speedup(&sc.name, &sc.experiments[sc.baseline].name, &rows);
+        draw("speedup.png", &|p| png::draw_speedup(&spec, p))?;
+        written.push("speedup.png".into());
+    }
+    Ok(written)
+}
+
 /// Exact seconds from nanoseconds, with nine decimals (no float rounding in the files).
 pub fn secs(ns: u64) -> String {
     format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
@@ -46,6 +115,19 @@ pub fn secs(ns: u64) -> String {
 
 /// Writes `bytes` to `path` atomically (temporary file in the same directory + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |tmp| {
+        let mut f = fs::File::create(tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })
+}
+
+/// Lets `write` create a temporary file beside `path`, then renames it over `path`; the
+/// temporary file is removed if anything fails.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir {
         fs::create_dir_all(dir)?;
@@ -53,17 +135,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
+    // The name keeps its extension: the PNG encoder picks the format from it.
     let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
+        ".tmp-{}-{}",
+        std::process::id(),
+        name.to_string_lossy()
     ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
+    let result = write(&tmp).and_then(|()| fs::rename(&tmp, path));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -15,10 +15,10 @@ fn running_a_bundled_scenario_twice_gives_identical_files() {
         for run in 0..2 {
             let out = format!("run{run}");
             gilsim(dir.path())
-                .args(["run", name, "-q", "--out", &out])
+                .args(["run", name, "-q", "--no-charts", "--out", &out])
                 .assert()
                 .success();
-            let files: Vec<Vec<u8>> = ["summary.csv", "tasks.csv", "trace.csv"]
+            let files: Vec<Vec<u8>> = ["summary.csv", "tasks.csv", "trace.csv", "trace.json"]
                 .iter()
                 .map(|f| std::fs::read(dir.path().join(&out).join(f)).unwrap())
                 .collect();

@@ -1,0 +1,255 @@
+//! What the charts show, as plain data: no drawing here (that is [`super::png`]).
+//!
+//! - [`timeline`]: one row per lane, each row rasterised to the chart's pixel columns: a
+//!   column takes the state the lane spent most of that column's time in, so a run of a
+//!   million segments draws as fast as one of ten and nothing narrower than a pixel is lost
+//!   to overdraw. Runs with more than [`MAX_ROWS`] lanes are aggregated: each row stands for
+//!   a group of consecutive lanes of the same process kind, and the chart says so.
+//! - [`speedup`]: predicted time per row (bars, with the speedup), and for sweeps the
+//!   speedup against workers with the ideal line and a least-squares Amdahl fit.
+
+use crate::metrics::Summary;
+use crate::trace::{RunTrace, State};
+
+/// Most rows a timeline draws before grouping lanes.
+pub const MAX_ROWS: usize = 40;
+
+/// A Gantt chart of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// "threads — 4 workers — predicted 4.14 s".
+    pub title: String,
+    /// Set when lanes were grouped: says how.
+    pub note: Option<String>,
+    /// End of the x axis, seconds.
+    pub x_max: f64,
+    /// Rows top to bottom.
+    pub rows: Vec<TimelineRow>,
+    /// States that appear, in legend order.
+    pub states: Vec<State>,
+}
+
+/// One row: runs of (start column, end column, state) over `columns` columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow {
+    /// Lane name, or "thread-1…thread-26 (26)" for a group.
+    pub label: String,
+    /// Half-open column ranges and their state.
+    pub runs: Vec<(u32, u32, State)>,
+}
+
+/// Builds a timeline rasterised to `columns` pixel columns.
+pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
+    let x_max = trace.makespan.as_secs_f64().max(1e-9);
+    // Group lanes: consecutive lanes with the same name stem ("thread", "worker") share rows.
+    let n = trace.lanes.len();
+    let (row_of, labels, note) = if n <= MAX_ROWS {
+        (
+            (0..n).collect::<Vec<_>>(),
+            trace.lanes.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+            None,
+        )
+    } else {
+        let per_row = n.div_ceil(MAX_ROWS);
+        let mut row_of = Vec::with_capacity(n);
+        let mut labels: Vec<String> = Vec::new();
+        let mut members: Vec<usize> = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let end = (start + per_row).min(n);
+            let first = &trace.lanes[start].name;
+            let last = &trace.lanes[end - 1].name;
+            labels.push(if end - start == 1 {
+                first.clone()
+            } else {
+                format!("{first}…{last}")
+            });
+            members.push(end - start);
+            for _ in start..end {
+                row_of.push(labels.len() - 1);
+            }
+            start = end;
+        }
+        let note = format!(
+            "{n} threads drawn as {} rows of up to {per_row}: each pixel shows the state most of \
+             the row's threads were in",
+            labels.len()
+        );
+        (row_of, labels, Some(note))
+    };
+    let rows_n = labels.len();
+    let cols = columns.max(1) as usize;
+    let ns_per_col = trace.makespan.0.max(1) as f64 / cols as f64;
+    let mut acc = vec![[0f32; 10]; rows_n * cols];
+    let mut seen = [false; 10];
+    for seg in &trace.segments {
+        let row = row_of[seg.lane as usize];
+        let s = seg.state.index();
+        seen[s] = true;
+        let a = seg.start.0 as f64 / ns_per_col;
+        let b = seg.end.0 as f64 / ns_per_col;
+        let first = (a.floor() as usize).min(cols - 1);
+        let last = (b.ceil() as usize).clamp(first + 1, cols);
+        for c in first..last {
+            let lo = a.max(c as f64);
+            let hi = b.min(c as f64 + 1.0);
+            if hi > lo {
+                acc[row * cols + c][s] += (hi - lo) as f32;
+            }
+        }
+    }
+    let rows = (0..rows_n)
+        .map(|r| {
+            let mut runs: Vec<(u32, u32, State)> = Vec::new();
+            for c in 0..cols {
+                let cell = &acc[r * cols + c];
+                let (best, &weight) = cell
+                    .iter()
+                    .enumerate()
+                    .max_by(|x, y| x.1.total_cmp(y.1))
+                    .expect("ten states");
+                if weight <= 0.0 {
+                    continue;
+                }
+                let state = State::ALL[best];
+                match runs.last_mut() {
+                    Some(run) if run.1 == c as u32 && run.2 == state => run.1 += 1,
+                    _ => runs.push((c as u32, c as u32 + 1, state)),
+                }
+            }
+            TimelineRow {
+                label: labels[r].clone(),
+                runs,
+            }
+        })
+        .collect();
+    Timeline {
+        title: format!(
+            "{} — {} ({} worker{}) — predicted {}",
+            summary.experiment,
+            summary.strategy.name(),
+            summary.workers,
+            if summary.workers == 1 { "" } else { "s" },
+            summary.makespan
+        ),
+        note,
+        x_max,
+        rows,
+        states: State::ALL
+            .iter()
+            .copied()
+            .filter(|s| seen[s.index()])
+            .collect(),
+    }
+}
+
+/// Bars of predicted time, and speedup curves for sweeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speedup {
+    /// Chart title.
+    pub title: String,
+    /// One bar per result row: label, seconds, speedup.
+    pub bars: Vec<(String, f64, f64)>,
+    /// One curve per swept experiment.
+    pub curves: Vec<Curve>,
+}
+
+/// Speedup against workers for one swept experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Experiment name.
+    pub name: String,
+    /// (workers, speedup) points.
+    pub points: Vec<(f64, f64)>,
+    /// Least-squares Amdahl serial fraction.
+    pub serial_fraction: f64,
+}
+
+/// Amdahl's law: the speedup on `n` workers with serial fraction `s`.
+pub fn amdahl(s: f64, n: f64) -> f64 {
+    1.0 / (s + (1.0 - s) / n)
+}
+
+/// The serial fraction in [0, 1] whose Amdahl curve is closest (least squares on speedup)
+/// to the points. A golden-section search: the error is unimodal in `s` for speedups that
+/// grow with `n`, and a final grid check guards the rest.
+pub fn fit_amdahl(points: &[(f64, f64)]) -> f64 {
+    let err = |s: f64| -> f64 {
+        points
+            .iter()
+            .map(|&(n, sp)| (amdahl(s, n) - sp).powi(2))
+            .sum()
+    };
+    let (mut a, mut b) = (0.0f64, 1.0f64);
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..100 {
+        let c = b - g * (b - a);
+        let d = a + g * (b - a);
+        if err(c) < err(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let golden = (a + b) / 2.0;
+    (0..=100)
+        .map(|i| i as f64 / 100.0)
+        .chain([golden])
+        .min_by(|x, y| err(*x).total_cmp(&err(*y)))
+        .expect("candidates")
+}
+
+/// Builds the speedup chart from the summary rows (in report order).
+pub fn speedup(scenario_name: &str, baseline: &str, rows: &[&Summary]) -> Speedup {
+    let bars = rows
+        .iter()
+        .map(|s| {
+            let label = if rows.iter().filter(|o| o.experiment == s.experiment).count() > 1 {
+                format!("{} ×{}", s.experiment, s.workers)
+            } else {
+                s.experiment.clone()
+            };
+            (label, s.makespan.as_secs_f64(), s.speedup)
+        })
+        .collect();
+    let mut curves: Vec<Curve> = Vec::new();
+    for s in rows {
+        if rows.iter().filter(|o| o.experiment == s.experiment).count() < 2 {
+            continue;
+        }
+        match curves.iter_mut().find(|c| c.name == s.experiment) {
+            Some(c) => c.points.push((s.workers as f64, s.speedup)),
+            None => curves.push(Curve {
+                name: s.experiment.clone(),
+                points: vec![(s.workers as f64, s.speedup)],
+                serial_fraction: 0.0,
+            }),
+        }
+    }
+    for c in &mut curves {
+        c.serial_fraction = fit_amdahl(&c.points);
+    }
+    Speedup {
+        title: format!("{scenario_name} — predicted time and speedup vs \"{baseline}\""),
+        bars,
+        curves,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amdahl_fit_recovers_the_serial_fraction() {
+        let points: Vec<(f64, f64)> = [1.0, 2.0, 4.0, 8.0, 16.0]
+            .iter()
+            .map(|&n| (n, amdahl(0.1, n)))
+            .collect();
+        assert!((fit_amdahl(&points) - 0.1).abs() < 1e-4);
+        let ideal: Vec<(f64, f64)> = [1.0, 2.0, 4.0].iter().map(|&n| (n, n)).collect();
+        assert!(fit_amdahl(&ideal) < 1e-4);
+        assert_eq!(amdahl(0.0, 8.0), 8.0);
+        assert_eq!(amdahl(1.0, 8.0), 1.0);
+    }
+}

@@ -1,0 +1,109 @@
+//! `trace.json`: the Chrome trace event format, which Perfetto (ui.perfetto.dev) and
+//! chrome://tracing open.
+//!
+//! Each simulated process of each result row is a `pid` (named "experiment ×workers:
+//! main process" / "worker-2"), each thread a `tid`; every state segment is a complete
+//! event (`"ph": "X"`, microseconds), and GIL events are thread-scoped instant events
+//! (`"ph": "i"`): `GIL taken`, `GIL released`, `drop request`, `forced drop`.
+//! The file is written by hand (not through a JSON tree) so a trace of millions of
+//! segments does not need a second copy in memory.
+
+use std::fmt::Write;
+
+use super::Results;
+use crate::trace::GilEventKind;
+
+fn micros(ns: u64) -> String {
+    format!("{}.{:03}", ns / 1000, ns % 1000)
+}
+
+fn escape(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+/// The whole trace as JSON text.
+pub fn render(results: &Results) -> String {
+    let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+    let mut first = true;
+    let mut push = |out: &mut String, event: String| {
+        if !first {
+            out.push_str(",\n");
+        }
+        first = false;
+        out.push_str(&event);
+    };
+    for (row, run) in results.runs.iter().enumerate() {
+        let exp = &results.scenario.experiments[run.experiment];
+        let label = format!("{} ×{}", exp.name, run.workers);
+        let pid = |process: u32| (row as u64) * 100_000 + process as u64 + 1;
+        // Name processes (once each) and threads.
+        let mut named = Vec::new();
+        for (tid, lane) in run.trace.lanes.iter().enumerate() {
+            if !named.contains(&lane.process) {
+                named.push(lane.process);
+                let pname = if lane.process == 0 {
+                    format!("{label}: main process")
+                } else {
+                    format!("{label}: {}", lane.name)
+                };
+                push(
+                    &mut out,
+                    format!(
+                        "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{},\"args\":{{\"name\":{}}}}}",
+                        pid(lane.process),
+                        escape(&pname)
+                    ),
+                );
+                push(
+                    &mut out,
+                    format!(
+                        "{{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":{},\"args\":{{\"sort_index\":{}}}}}",
+                        pid(lane.process),
+                        pid(lane.process)
+                    ),
+                );
+            }
+            push(
+                &mut out,
+                format!(
+                    "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{},\"tid\":{tid},\"args\":{{\"name\":{}}}}}",
+                    pid(lane.process),
+                    escape(&lane.name)
+                ),
+            );
+        }
+        for seg in &run.trace.segments {
+            let lane = &run.trace.lanes[seg.lane as usize];
+            let mut e = String::new();
+            let _ = write!(
+                e,
+                "{{\"name\":\"{}\",\"cat\":\"state\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{},\"tid\":{}}}",
+                seg.state.name(),
+                micros(seg.start.0),
+                micros((seg.end - seg.start).as_nanos()),
+                pid(lane.process),
+                seg.lane
+            );
+            push(&mut out, e);
+        }
+        for ev in &run.trace.gil_events {
+            let name = match ev.kind {
+                GilEventKind::Take => "GIL taken",
+                GilEventKind::Release => "GIL released",
+                GilEventKind::DropRequest => "drop request",
+                GilEventKind::ForcedDrop => "forced drop",
+            };
+            push(
+                &mut out,
+                format!(
+                    "{{\"name\":\"{name}\",\"cat\":\"gil\",\"ph\":\"i\",\"s\":\"t\",\"ts\":{},\"pid\":{},\"tid\":{}}}",
+                    micros(ev.time.0),
+                    pid(ev.process),
+                    ev.lane
+                ),
+            );
+        }
+    }
+    out.push_str("\n]}\n");
+    out
+}

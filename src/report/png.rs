@@ -1,0 +1,304 @@
+//! Drawing the chart specs of [`super::chart`] as PNG files — the only user of plotters.
+//!
+//! The font is DejaVu Sans, bundled in `assets/fonts` with its licence and registered once,
+//! so no system font library is needed at build or run time. Colours are the Okabe–Ito
+//! palette (distinguishable with the common colour-vision deficiencies) plus three of Paul
+//! Tol's, with a light grey for idle time. Legends sit outside the plotting area so they
+//! never cover data.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::FontStyle;
+
+use super::chart::{amdahl, Speedup, Timeline};
+use crate::trace::State;
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans font is valid"));
+        plotters::style::register_font("sans-serif", FontStyle::Bold, bytes)
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans font is valid"));
+    });
+}
+
+/// The colour of a state.
+pub fn state_colour(state: State) -> RGBColor {
+    match state {
+        State::Cpu => RGBColor(0x00, 0x72, 0xB2),      // blue
+        State::CpuNoGil => RGBColor(0x56, 0xB4, 0xE9), // sky blue
+        State::GilWait => RGBColor(0xD5, 0x5E, 0x00),  // vermillion
+        State::Runnable => RGBColor(0xE6, 0x9F, 0x00), // orange
+        State::Io => RGBColor(0x00, 0x9E, 0x73),       // bluish green
+        State::Spawn => RGBColor(0xCC, 0x79, 0xA7),    // reddish purple
+        State::Pickle => RGBColor(0xF0, 0xE4, 0x42),   // yellow
+        State::Ipc => RGBColor(0x33, 0x22, 0x88),      // indigo (Tol)
+        State::Dispatch => RGBColor(0x99, 0x99, 0x33), // olive (Tol)
+        State::Idle => RGBColor(0xDD, 0xDD, 0xDD),     // light grey
+    }
+}
+
+const SERIES: [RGBColor; 6] = [
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x56, 0xB4, 0xE9),
+];
+
+/// Width of every chart, pixels.
+pub const WIDTH: u32 = 1200;
+/// Pixel columns of a timeline's plotting area (the spec is rasterised to these).
+pub const TIMELINE_COLUMNS: u32 = 980;
+const LABEL_AREA: u32 = 170;
+
+type DrawResult<T> = Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn text(size: u32, h: HPos, v: VPos) -> TextStyle<'static> {
+    ("sans-serif", size)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(h, v))
+}
+
+/// Draws a timeline to `path`.
+pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
+    register_font();
+    let rows = spec.rows.len().max(1);
+    let row_px = (600 / rows as u32).clamp(12, 30);
+    let legend_h = if spec.note.is_some() { 110 } else { 80 };
+    let height = 70 + rows as u32 * row_px + 60 + legend_h;
+    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (main, legend) = root.split_vertically(height - legend_h);
+    let mut chart = ChartBuilder::on(&main)
+        .caption(&spec.title, ("sans-serif", 22))
+        .margin(12)
+        .margin_left(0)
+        .x_label_area_size(50)
+        .y_label_area_size(LABEL_AREA)
+        .build_cartesian_2d(0f64..spec.x_max, 0f64..rows as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("time (s)")
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .x_labels(12)
+        .draw()
+        .map_err(err)?;
+    let cols = TIMELINE_COLUMNS as f64;
+    let to_x = |c: u32| c as f64 / cols * spec.x_max;
+    for (r, row) in spec.rows.iter().enumerate() {
+        let y0 = (rows - r - 1) as f64 + 0.12;
+        let y1 = (rows - r) as f64 - 0.12;
+        chart
+            .draw_series(row.runs.iter().map(|&(a, b, state)| {
+                Rectangle::new([(to_x(a), y0), (to_x(b), y1)], state_colour(state).filled())
+            }))
+            .map_err(err)?;
+        let (px, py) = chart.backend_coord(&(0.0, (rows - r) as f64 - 0.5));
+        root.draw(&Text::new(
+            row.label.clone(),
+            (px - 10, py),
+            text(14, HPos::Right, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+    draw_state_legend(&legend, &spec.states, spec.note.as_deref())?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn draw_state_legend(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    states: &[State],
+    note: Option<&str>,
+) -> DrawResult<()> {
+    let mut x = LABEL_AREA as i32;
+    let y = 24;
+    for &state in states {
+        area.draw(&Rectangle::new(
+            [(x, y - 8), (x + 16, y + 8)],
+            state_colour(state).filled(),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            state.name(),
+            (x + 22, y),
+            text(15, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+        x += 30 + 9 * state.name().len() as i32 + 18;
+    }
+    if let Some(note) = note {
+        area.draw(&Text::new(
+            note.to_string(),
+            (LABEL_AREA as i32, y + 36),
+            text(14, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Draws the speedup chart to `path`: bars of predicted time, and the curves of sweeps.
+pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
+    register_font();
+    let n = spec.bars.len().max(1);
+    let bars_h = 90 + n as u32 * 34 + 50;
+    let curves_h = if spec.curves.is_empty() { 0 } else { 520 };
+    let height = bars_h + curves_h;
+    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (top, bottom) = root.split_vertically(bars_h);
+
+    let max_t = spec.bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9);
+    let mut chart = ChartBuilder::on(&top)
+        .caption(&spec.title, ("sans-serif", 22))
+        .margin(12)
+        .margin_left(0)
+        .x_label_area_size(50)
+        .y_label_area_size(LABEL_AREA)
+        .build_cartesian_2d(0f64..max_t * 1.3, 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("predicted time (s)")
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    for (i, (label, t, sp)) in spec.bars.iter().enumerate() {
+        let y0 = (n - i - 1) as f64 + 0.18;
+        let y1 = (n - i) as f64 - 0.18;
+        let colour = SERIES[i % SERIES.len()];
+        chart
+            .draw_series([Rectangle::new([(0.0, y0), (*t, y1)], colour.filled())])
+            .map_err(err)?;
+        let (px, py) = chart.backend_coord(&(*t, (n - i) as f64 - 0.5));
+        root.draw(&Text::new(
+            format!("{}  ({sp:.2}×)", crate::time::SimDuration::from_secs_f64(*t)),
+            (px + 8, py),
+            text(14, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+        let (lx, _) = chart.backend_coord(&(0.0, 0.0));
+        root.draw(&Text::new(
+            label.clone(),
+            (lx - 10, py),
+            text(14, HPos::Right, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+
+    if !spec.curves.is_empty() {
+        draw_curves(&bottom, spec)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> DrawResult<()> {
+    let max_w = spec
+        .curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .fold(1.0, f64::max);
+    let max_s = spec
+        .curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .fold(1.0, f64::max);
+    let y_max = (max_s * 1.35).max(2.0).min(max_w * 1.05).max(max_s * 1.1);
+    let mut chart = ChartBuilder::on(area)
+        .caption("speedup vs workers", ("sans-serif", 20))
+        .margin(16)
+        .margin_left(40)
+        .margin_right(300)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..max_w * 1.05, 0f64..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("workers")
+        .y_desc("speedup (×)")
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    let grey = RGBColor(0x88, 0x88, 0x88);
+    chart
+        .draw_series(LineSeries::new(
+            (0..=100).map(|i| {
+                let x = 1.0 + (max_w - 1.0) * i as f64 / 100.0;
+                (x, x.min(y_max))
+            }),
+            grey.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label("ideal (speedup = workers)")
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], grey.stroke_width(2)));
+    for (i, c) in spec.curves.iter().enumerate() {
+        let colour = SERIES[i % SERIES.len()];
+        chart
+            .draw_series(LineSeries::new(c.points.iter().copied(), colour.stroke_width(3)))
+            .map_err(err)?
+            .label(format!("{} (predicted)", c.name))
+            .legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3))
+            });
+        chart
+            .draw_series(
+                c.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 5, colour.filled())),
+            )
+            .map_err(err)?;
+        let s = c.serial_fraction;
+        chart
+            .draw_series(DashedLineSeries::new(
+                (0..=100).map(|k| {
+                    let x = 1.0 + (max_w - 1.0) * k as f64 / 100.0;
+                    (x, amdahl(s, x))
+                }),
+                6,
+                4,
+                colour.stroke_width(2).into(),
+            ))
+            .map_err(err)?
+            .label(format!("Amdahl fit, serial fraction {:.1}%", 100.0 * s))
+            .legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 8, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::Coordinate(
+            (WIDTH - 290) as i32,
+            40,
+        ))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
