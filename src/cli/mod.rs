@@ -8,6 +8,7 @@
 mod check;
 mod run;
 mod scenarios;
+mod sweep;
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +19,7 @@ use crate::bundled;
 use crate::error::{Error, ScenarioError};
 
 pub use run::RunArgs;
+pub use sweep::SweepArgs;
 
 /// gilsim: what threads, processes and asyncio will do to your Python program, and why.
 #[derive(Debug, Parser)]
@@ -33,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Predict a scenario: summary table on stdout, CSVs under output/<scenario>/.
     Run(RunArgs),
+    /// Run a scenario over a grid: worker counts and what-if values of any setting.
+    Sweep(SweepArgs),
     /// Validate scenario files without running them.
     Check {
         /// Scenario files (or bundled scenario names).
@@ -48,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         None => run::run(&RunArgs::default()),
         Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Sweep(args)) => sweep::run(&args),
         Some(Command::Check { files }) => check::run(&files),
         Some(Command::Scenarios) => scenarios::run(),
     }

@@ -51,12 +51,22 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
         )
     } else {
         let per_row = n.div_ceil(MAX_ROWS);
+        let stem = |name: &str| -> String {
+            match name.rsplit_once('-') {
+                Some((stem, num)) if num.chars().all(|c| c.is_ascii_digit()) => stem.to_string(),
+                _ => name.to_string(),
+            }
+        };
         let mut row_of = Vec::with_capacity(n);
         let mut labels: Vec<String> = Vec::new();
-        let mut members: Vec<usize> = Vec::new();
         let mut start = 0;
         while start < n {
-            let end = (start + per_row).min(n);
+            // A row holds up to `per_row` consecutive lanes of one kind (main, thread, worker).
+            let kind = stem(&trace.lanes[start].name);
+            let mut end = start + 1;
+            while end < n && end - start < per_row && stem(&trace.lanes[end].name) == kind {
+                end += 1;
+            }
             let first = &trace.lanes[start].name;
             let last = &trace.lanes[end - 1].name;
             labels.push(if end - start == 1 {
@@ -64,7 +74,6 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             } else {
                 format!("{first}…{last}")
             });
-            members.push(end - start);
             for _ in start..end {
                 row_of.push(labels.len() - 1);
             }
@@ -148,10 +157,23 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
 pub struct Speedup {
     /// Chart title.
     pub title: String,
-    /// One bar per result row: label, seconds, speedup.
-    pub bars: Vec<(String, f64, f64)>,
+    /// One bar per result row.
+    pub bars: Vec<Bar>,
     /// One curve per swept experiment.
     pub curves: Vec<Curve>,
+}
+
+/// One result row as a bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// Experiment name (with `×workers` for sweeps).
+    pub label: String,
+    /// Predicted seconds.
+    pub seconds: f64,
+    /// Speedup vs the baseline.
+    pub speedup: f64,
+    /// The strategy (bars are coloured by it).
+    pub strategy: crate::model::Strategy,
 }
 
 /// Speedup against workers for one swept experiment.
@@ -209,7 +231,12 @@ pub fn speedup(scenario_name: &str, baseline: &str, rows: &[&Summary]) -> Speedu
             } else {
                 s.experiment.clone()
             };
-            (label, s.makespan.as_secs_f64(), s.speedup)
+            Bar {
+                label,
+                seconds: s.makespan.as_secs_f64(),
+                speedup: s.speedup,
+                strategy: s.strategy,
+            }
         })
         .collect();
     let mut curves: Vec<Curve> = Vec::new();
@@ -233,6 +260,57 @@ pub fn speedup(scenario_name: &str, baseline: &str, rows: &[&Summary]) -> Speedu
         title: format!("{scenario_name} — predicted time and speedup vs \"{baseline}\""),
         bars,
         curves,
+    }
+}
+
+/// One point of a line chart over a categorical x axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinePoint {
+    /// Index of the x category.
+    pub x: usize,
+    /// The category's label.
+    pub x_label: String,
+    /// The series it belongs to.
+    pub series: String,
+    /// The value.
+    pub y: f64,
+}
+
+/// A line chart over categories (a what-if sweep: time against a scenario value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lines {
+    /// Chart title.
+    pub title: String,
+    /// x axis description.
+    pub x_desc: String,
+    /// y axis description.
+    pub y_desc: String,
+    /// Category labels, by index.
+    pub x_labels: Vec<String>,
+    /// Series in first-seen order, each with its (x, y) points.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Groups points into series for [`Lines`].
+pub fn lines(title: &str, x_desc: &str, y_desc: &str, points: &[LinePoint]) -> Lines {
+    let mut x_labels: Vec<String> = Vec::new();
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for p in points {
+        if x_labels.len() <= p.x {
+            x_labels.resize(p.x + 1, String::new());
+        }
+        x_labels[p.x] = p.x_label.clone();
+        match series.iter_mut().find(|(name, _)| *name == p.series) {
+            Some((_, pts)) => pts.push((p.x as f64, p.y)),
+            None => series.push((p.series.clone(), vec![(p.x as f64, p.y)])),
+        }
+    }
+    Lines {
+        title: title.to_string(),
+        x_desc: x_desc.to_string(),
+        y_desc: y_desc.to_string(),
+        x_labels,
+        series,
     }
 }
 

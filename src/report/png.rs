@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::chart::{amdahl, Speedup, Timeline};
+use super::chart::{amdahl, Lines, Speedup, Timeline};
 use crate::trace::State;
 
 static FONT: Once = Once::new();
@@ -42,6 +42,17 @@ pub fn state_colour(state: State) -> RGBColor {
         State::Ipc => RGBColor(0x33, 0x22, 0x88),      // indigo (Tol)
         State::Dispatch => RGBColor(0x99, 0x99, 0x33), // olive (Tol)
         State::Idle => RGBColor(0xDD, 0xDD, 0xDD),     // light grey
+    }
+}
+
+/// The colour of a strategy's bars.
+pub fn strategy_colour(strategy: crate::model::Strategy) -> RGBColor {
+    use crate::model::Strategy;
+    match strategy {
+        Strategy::Serial => RGBColor(0x88, 0x88, 0x88),
+        Strategy::Threads => RGBColor(0x00, 0x72, 0xB2),
+        Strategy::Processes => RGBColor(0xD5, 0x5E, 0x00),
+        Strategy::Asyncio => RGBColor(0x00, 0x9E, 0x73),
     }
 }
 
@@ -167,7 +178,7 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let (top, bottom) = root.split_vertically(bars_h);
 
-    let max_t = spec.bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9);
+    let max_t = spec.bars.iter().map(|b| b.seconds).fold(0.0, f64::max).max(1e-9);
     let mut chart = ChartBuilder::on(&top)
         .caption(&spec.title, ("sans-serif", 22))
         .margin(12)
@@ -185,23 +196,28 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
-    for (i, (label, t, sp)) in spec.bars.iter().enumerate() {
+    for (i, bar) in spec.bars.iter().enumerate() {
         let y0 = (n - i - 1) as f64 + 0.18;
         let y1 = (n - i) as f64 - 0.18;
-        let colour = SERIES[i % SERIES.len()];
+        let colour = strategy_colour(bar.strategy);
         chart
-            .draw_series([Rectangle::new([(0.0, y0), (*t, y1)], colour.filled())])
+            .draw_series([Rectangle::new([(0.0, y0), (bar.seconds, y1)], colour.filled())])
             .map_err(err)?;
-        let (px, py) = chart.backend_coord(&(*t, (n - i) as f64 - 0.5));
+        let (px, py) = chart.backend_coord(&(bar.seconds, (n - i) as f64 - 0.5));
         root.draw(&Text::new(
-            format!("{}  ({sp:.2}×)", crate::time::SimDuration::from_secs_f64(*t)),
+            format!(
+                "{}  ({:.2}×, {})",
+                crate::time::SimDuration::from_secs_f64(bar.seconds),
+                bar.speedup,
+                bar.strategy.name()
+            ),
             (px + 8, py),
             text(14, HPos::Left, VPos::Center),
         ))
         .map_err(err)?;
         let (lx, _) = chart.backend_coord(&(0.0, 0.0));
         root.draw(&Text::new(
-            label.clone(),
+            bar.label.clone(),
             (lx - 10, py),
             text(14, HPos::Right, VPos::Center),
         ))
@@ -253,24 +269,17 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
             }),
             grey.stroke_width(2),
         ))
-        .map_err(err)?
-        .label("ideal (speedup = workers)")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], grey.stroke_width(2)));
+        .map_err(err)?;
+    // The legend sits in the right margin, outside the data.
+    let mut legend: Vec<(String, RGBColor, bool)> =
+        vec![("ideal: speedup = workers".into(), grey, false)];
     for (i, c) in spec.curves.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
         chart
             .draw_series(LineSeries::new(c.points.iter().copied(), colour.stroke_width(3)))
-            .map_err(err)?
-            .label(format!("{} (predicted)", c.name))
-            .legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3))
-            });
+            .map_err(err)?;
         chart
-            .draw_series(
-                c.points
-                    .iter()
-                    .map(|&p| Circle::new(p, 5, colour.filled())),
-            )
+            .draw_series(c.points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
             .map_err(err)?;
         let s = c.serial_fraction;
         chart
@@ -283,22 +292,104 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
                 4,
                 colour.stroke_width(2).into(),
             ))
-            .map_err(err)?
-            .label(format!("Amdahl fit, serial fraction {:.1}%", 100.0 * s))
-            .legend(move |(x, y)| {
-                PathElement::new([(x, y), (x + 8, y)], colour.stroke_width(2))
-            });
+            .map_err(err)?;
+        legend.push((format!("{} (predicted)", c.name), colour, false));
+        legend.push((
+            format!("Amdahl fit: serial fraction {:.1}%", 100.0 * s),
+            colour,
+            true,
+        ));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::Coordinate(
-            (WIDTH - 290) as i32,
-            40,
+    // backend_coord is absolute; the area draws relative to its own corner.
+    let (x0, y0) = chart.backend_coord(&(max_w * 1.05, y_max));
+    let (bx, by) = area.get_base_pixel();
+    let (ax, ay) = (x0 - bx + 24, y0 - by + 10);
+    for (i, (label, colour, dashed)) in legend.iter().enumerate() {
+        let y = ay + 24 * i as i32;
+        if *dashed {
+            for k in 0..3 {
+                area.draw(&PathElement::new(
+                    [(ax + k * 10, y), (ax + k * 10 + 6, y)],
+                    colour.stroke_width(2),
+                ))
+                .map_err(err)?;
+            }
+        } else {
+            area.draw(&PathElement::new([(ax, y), (ax + 26, y)], colour.stroke_width(3)))
+                .map_err(err)?;
+        }
+        area.draw(&Text::new(
+            label.clone(),
+            (ax + 34, y),
+            text(14, HPos::Left, VPos::Center),
         ))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Draws a what-if line chart (predicted time against a scenario value) to `path`.
+pub fn draw_lines(spec: &Lines, path: &Path) -> DrawResult<()> {
+    register_font();
+    let height = 620;
+    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let n = spec.x_labels.len().max(1);
+    let y_max = spec
+        .series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.15;
+    let labels = spec.x_labels.clone();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&spec.title, ("sans-serif", 22))
+        .margin(16)
+        .margin_right(330)
+        .x_label_area_size(55)
+        .y_label_area_size(80)
+        .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&spec.x_desc)
+        .y_desc(&spec.y_desc)
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .x_labels(n)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
         .draw()
         .map_err(err)?;
+    let (x0, y0) = chart.backend_coord(&(n as f64 - 0.7, y_max));
+    for (i, (name, points)) in spec.series.iter().enumerate() {
+        let colour = SERIES[i % SERIES.len()];
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(3)))
+            .map_err(err)?;
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
+            .map_err(err)?;
+        let y = y0 + 10 + 24 * i as i32;
+        root.draw(&PathElement::new(
+            [(x0 + 24, y), (x0 + 50, y)],
+            colour.stroke_width(3),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            name.clone(),
+            (x0 + 58, y),
+            text(14, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+    root.present().map_err(err)?;
     Ok(())
 }

@@ -1,0 +1,378 @@
+//! `gilsim sweep SCENARIO --workers 1,2,4,8 --set python.switch_interval=1ms,5ms,20ms`:
+//! the scenario over a grid of values, one result row per experiment and grid point.
+//!
+//! `--workers` replaces the worker counts of every `threads` and `processes` experiment.
+//! `--set KEY=V1,V2,…` (repeatable) sets any scenario value by its dotted TOML path —
+//! `machine.cores`, `python.switch_interval`, `python.dispatch.threads`,
+//! `machine.latency.wan`, `seed` — to each value in turn; the grid is the product of all
+//! `--set` lists, in the order given. A value is read as TOML when it parses as TOML
+//! (`4`, `1.25`, `true`, `[1.0, 0.9]`, `"5ms"`) and as a string otherwise (`5ms`), and is
+//! validated exactly like the same value written in the file.
+//!
+//! Writes `sweep.csv` (the `--set` keys, then the summary columns) and `sweep.png` under
+//! `output/<scenario>/`: with only `--workers`, the speedup curves with the ideal line and
+//! Amdahl fits; with `--set`, predicted time against the first `--set` key.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::{self, Limits};
+use crate::error::Error;
+use crate::metrics::{self, Summary};
+use crate::model::{self, Strategy};
+use crate::report::{self, chart, png};
+use crate::time::SimTime;
+
+use super::run::Format;
+
+/// Options of `gilsim sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Scenario file or bundled scenario name.
+    pub scenario: String,
+    /// Worker counts for every threads/processes experiment, e.g. 1,2,4,8.
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    pub workers: Vec<u32>,
+    /// A what-if axis: KEY=V1,V2,... (dotted TOML path; repeatable).
+    #[arg(long = "set", value_name = "KEY=V1,V2,...")]
+    pub sets: Vec<String>,
+    /// Output directory (default: output/<scenario-stem>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Do not draw sweep.png.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Stop each run after this many events.
+    #[arg(long, value_name = "N")]
+    pub max_events: Option<u64>,
+    /// No warnings or notes on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// One `--set` axis.
+struct Axis {
+    key: Vec<String>,
+    text: String,
+    values: Vec<(String, toml::Value)>,
+}
+
+fn parse_axis(spec: &str) -> Result<Axis, Error> {
+    let (key, values) = spec.split_once('=').ok_or_else(|| {
+        Error::Usage(format!(
+            "--set {spec}: expected KEY=V1,V2,... such as python.switch_interval=1ms,5ms"
+        ))
+    })?;
+    let key_path: Vec<String> = key.trim().split('.').map(|s| s.trim().to_string()).collect();
+    if key_path.iter().any(String::is_empty) {
+        return Err(Error::Usage(format!("--set {spec}: the key \"{key}\" has an empty part")));
+    }
+    if key_path[0] == "experiment" || key_path[0] == "tasks" {
+        return Err(Error::Usage(format!(
+            "--set {spec}: sweep machine.*, python.*, job.* or seed; use --workers for workers"
+        )));
+    }
+    // Split on commas outside brackets and quotes, so [1.0, 0.9] stays one value.
+    let mut parts = Vec::new();
+    let (mut depth, mut quoted, mut cur) = (0i32, false, String::new());
+    for c in values.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '[' | '{' if !quoted => depth += 1,
+            ']' | '}' if !quoted => depth -= 1,
+            ',' if depth == 0 && !quoted => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    parts.push(cur);
+    let values = parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .map(|p| {
+            if p.is_empty() {
+                return Err(Error::Usage(format!("--set {spec}: an empty value")));
+            }
+            let value = toml::from_str::<toml::Table>(&format!("v = {p}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(p.clone()));
+            Ok((p, value))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Axis {
+        key: key_path,
+        text: key.trim().to_string(),
+        values,
+    })
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().expect("a key has a part");
+    let mut t = table;
+    for p in parents {
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{p}` is not a table"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
+    if args.workers.is_empty() && args.sets.is_empty() {
+        return Err(Error::Usage(
+            "nothing to sweep: give --workers 1,2,4 and/or --set KEY=V1,V2".into(),
+        ));
+    }
+    if args.workers.iter().any(|&w| w == 0 || w > model::MAX_WORKERS as u32) {
+        return Err(Error::Usage(format!(
+            "--workers values must be between 1 and {}",
+            model::MAX_WORKERS
+        )));
+    }
+    let source = super::load_source(Some(&args.scenario))?;
+    // Report mistakes in the file at their real position first.
+    let base = model::load(&source.label, &source.text, None)?;
+    if !args.quiet {
+        for w in &base.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let axes = args
+        .sets
+        .iter()
+        .map(|s| parse_axis(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let document: toml::Table = toml::from_str(&source.text)
+        .map_err(|e| Error::Usage(format!("{}: {}", source.label, e.message())))?;
+
+    // Every grid point: one value per axis.
+    let mut grid: Vec<Vec<usize>> = vec![Vec::new()];
+    for axis in &axes {
+        grid = grid
+            .into_iter()
+            .flat_map(|point| {
+                (0..axis.values.len()).map(move |i| {
+                    let mut p = point.clone();
+                    p.push(i);
+                    p
+                })
+            })
+            .collect();
+    }
+    let mut scenarios = Vec::with_capacity(grid.len());
+    for point in &grid {
+        let mut doc = document.clone();
+        let mut what = Vec::new();
+        for (axis, &i) in axes.iter().zip(point) {
+            let (text, value) = &axis.values[i];
+            set_path(&mut doc, &axis.key, value.clone())
+                .map_err(|m| Error::Usage(format!("--set {}={text}: {m}", axis.text)))?;
+            what.push(format!("{}={text}", axis.text));
+        }
+        let text = toml::to_string(&doc).expect("a TOML table serialises");
+        let mut scenario = model::load(&source.label, &text, None).map_err(|e| {
+            Error::Usage(format!("--set {}: {}", what.join(" "), e.message))
+        })?;
+        if !args.workers.is_empty() {
+            for e in &mut scenario.experiments {
+                if matches!(e.strategy, Strategy::Threads | Strategy::Processes) {
+                    e.workers = args.workers.clone();
+                }
+            }
+        }
+        scenarios.push(scenario);
+    }
+
+    let limits = Limits {
+        max_events: args.max_events.unwrap_or(Limits::default().max_events),
+        trace: false,
+        ..Limits::default()
+    };
+    let total: u64 = scenarios
+        .iter()
+        .map(|s| s.experiments.iter().map(|e| e.workers.len() as u64).sum::<u64>())
+        .sum();
+    let bar = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() && !args.quiet
+    {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg}")
+            .expect("a valid template"),
+    );
+
+    // Rows: (grid point, summary).
+    let mut rows: Vec<(usize, Summary)> = Vec::new();
+    for (g, scenario) in scenarios.iter().enumerate() {
+        let mut traces = Vec::new();
+        for (i, exp) in scenario.experiments.iter().enumerate() {
+            for &w in &exp.workers {
+                bar.set_message(format!("{} ×{w}", exp.name));
+                let trace = engine::simulate(scenario, exp, w, &limits).map_err(|e| {
+                    Error::Run(format!("experiment \"{}\" (workers {w}): {e}", exp.name))
+                })?;
+                bar.inc(1);
+                traces.push((i, w, trace));
+            }
+        }
+        let baseline = traces
+            .iter()
+            .find(|(i, _, _)| *i == scenario.baseline)
+            .map(|(_, _, t)| t.makespan - SimTime::ZERO)
+            .expect("the baseline ran");
+        for (i, w, trace) in &traces {
+            let s = metrics::summarize(scenario, &scenario.experiments[*i], *w, trace, baseline);
+            rows.push((g, s));
+        }
+    }
+    bar.finish_and_clear();
+
+    // sweep.csv
+    let value_of = |g: usize, a: usize| axes[a].values[grid[g][a]].0.clone();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = axes.iter().map(|a| a.text.clone()).collect();
+    header.extend(report::csv::SUMMARY_COLUMNS.iter().map(|c| c.to_string()));
+    w.write_record(&header).expect("in-memory CSV");
+    for (g, s) in &rows {
+        let mut record: Vec<String> = (0..axes.len()).map(|a| value_of(*g, a)).collect();
+        record.extend(report::csv::summary_fields(s));
+        w.write_record(&record).expect("in-memory CSV");
+    }
+    let csv_bytes = w.into_inner().expect("in-memory CSV");
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("output").join(&source.stem));
+    let path = dir.join("sweep.csv");
+    report::write_atomic(&path, &csv_bytes)
+        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+    let mut written = vec!["sweep.csv"];
+
+    if !args.no_charts {
+        let path = dir.join("sweep.png");
+        let result = if axes.is_empty() {
+            let refs: Vec<&Summary> = rows.iter().map(|(_, s)| s).collect();
+            let spec = chart::speedup(
+                &base.name,
+                &base.experiments[base.baseline].name,
+                &refs,
+            );
+            report::write_atomic_with(&path, |tmp| {
+                png::draw_speedup(&spec, tmp).map_err(std::io::Error::other)
+            })
+        } else {
+            // x: the first axis's values; one line per experiment, workers and other axes.
+            let points: Vec<chart::LinePoint> = rows
+                .iter()
+                .map(|(g, s)| {
+                    let others: Vec<String> = (1..axes.len())
+                        .map(|a| format!("{}={}", axes[a].text, value_of(*g, a)))
+                        .collect();
+                    let mut series = format!("{} ×{}", s.experiment, s.workers);
+                    if !others.is_empty() {
+                        series = format!("{series} ({})", others.join(", "));
+                    }
+                    chart::LinePoint {
+                        x: grid[*g][0],
+                        x_label: value_of(*g, 0),
+                        series,
+                        y: s.makespan.as_secs_f64(),
+                    }
+                })
+                .collect();
+            let spec = chart::lines(
+                &format!("{} — predicted time vs {}", base.name, axes[0].text),
+                &axes[0].text,
+                "predicted time (s)",
+                &points,
+            );
+            report::write_atomic_with(&path, |tmp| {
+                png::draw_lines(&spec, tmp).map_err(std::io::Error::other)
+            })
+        };
+        result.map_err(|e| Error::Run(format!("cannot draw {}: {e}", path.display())))?;
+        written.push("sweep.png");
+    }
+
+    let stdout = match args.format {
+        Format::Csv => String::from_utf8(csv_bytes).expect("CSV is UTF-8"),
+        Format::Json => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(g, s)| {
+                    let mut o = serde_json::Map::new();
+                    for a in 0..axes.len() {
+                        o.insert(axes[a].text.clone(), value_of(*g, a).into());
+                    }
+                    for (c, v) in report::csv::SUMMARY_COLUMNS
+                        .iter()
+                        .zip(report::csv::summary_fields(s))
+                    {
+                        o.insert((*c).into(), v.into());
+                    }
+                    serde_json::Value::Object(o)
+                })
+                .collect();
+            serde_json::to_string_pretty(&items).expect("plain JSON") + "\n"
+        }
+        Format::Table => {
+            let mut out = String::new();
+            for (g, s) in &rows {
+                let point: String = (0..axes.len())
+                    .map(|a| format!("{}={}  ", axes[a].text, value_of(*g, a)))
+                    .collect();
+                out.push_str(&format!(
+                    "{point}{:<16} {:<9} {:>4}  {:>8}  {:>6.2}x  {}\n",
+                    s.experiment,
+                    s.strategy.name(),
+                    s.workers,
+                    s.makespan.to_string(),
+                    s.speedup,
+                    s.bottleneck
+                ));
+            }
+            out
+        }
+    };
+    super::print_stdout(&stdout)?;
+    if !args.quiet {
+        eprintln!("wrote {} in {}", written.join(", "), dir.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_values_keep_lists_whole_and_read_toml() {
+        let a = parse_axis("machine.frequency=[1.0, 0.9],[1.0]").unwrap();
+        assert_eq!(a.key, ["machine", "frequency"]);
+        assert_eq!(a.values.len(), 2);
+        assert!(a.values[0].1.is_array());
+        let b = parse_axis("python.switch_interval=1ms,5ms").unwrap();
+        assert_eq!(b.values[1].1, toml::Value::String("5ms".into()));
+        let c = parse_axis("machine.cores=2,4").unwrap();
+        assert_eq!(c.values[0].1, toml::Value::Integer(2));
+        assert!(parse_axis("machine.cores").is_err());
+        assert!(parse_axis("experiment.workers=1").is_err());
+        assert!(parse_axis("machine.cores=2,,4").is_err());
+    }
+}
