@@ -69,9 +69,15 @@ fn parse_axis(spec: &str) -> Result<Axis, Error> {
             "--set {spec}: expected KEY=V1,V2,... such as python.switch_interval=1ms,5ms"
         ))
     })?;
-    let key_path: Vec<String> = key.trim().split('.').map(|s| s.trim().to_string()).collect();
+    let key_path: Vec<String> = key
+        .trim()
+        .split('.')
+        .map(|s| s.trim().to_string())
+        .collect();
     if key_path.iter().any(String::is_empty) {
-        return Err(Error::Usage(format!("--set {spec}: the key \"{key}\" has an empty part")));
+        return Err(Error::Usage(format!(
+            "--set {spec}: the key \"{key}\" has an empty part"
+        )));
     }
     if key_path[0] == "experiment" || key_path[0] == "tasks" {
         return Err(Error::Usage(format!(
@@ -137,7 +143,11 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             "nothing to sweep: give --workers 1,2,4 and/or --set KEY=V1,V2".into(),
         ));
     }
-    if args.workers.iter().any(|&w| w == 0 || w > model::MAX_WORKERS as u32) {
+    if args
+        .workers
+        .iter()
+        .any(|&w| w == 0 || w > model::MAX_WORKERS as u32)
+    {
         return Err(Error::Usage(format!(
             "--workers values must be between 1 and {}",
             model::MAX_WORKERS
@@ -184,9 +194,8 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             what.push(format!("{}={text}", axis.text));
         }
         let text = toml::to_string(&doc).expect("a TOML table serialises");
-        let mut scenario = model::load(&source.label, &text, None).map_err(|e| {
-            Error::Usage(format!("--set {}: {}", what.join(" "), e.message))
-        })?;
+        let mut scenario = model::load(&source.label, &text, None)
+            .map_err(|e| Error::Usage(format!("--set {}: {}", what.join(" "), e.message)))?;
         if !args.workers.is_empty() {
             for e in &mut scenario.experiments {
                 if matches!(e.strategy, Strategy::Threads | Strategy::Processes) {
@@ -204,17 +213,20 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
     };
     let total: u64 = scenarios
         .iter()
-        .map(|s| s.experiments.iter().map(|e| e.workers.len() as u64).sum::<u64>())
+        .map(|s| {
+            s.experiments
+                .iter()
+                .map(|e| e.workers.len() as u64)
+                .sum::<u64>()
+        })
         .sum();
-    let bar = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() && !args.quiet
-    {
+    let bar = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() && !args.quiet {
         ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg}")
-            .expect("a valid template"),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg}").expect("a valid template"),
     );
 
     // Rows: (grid point, summary).
@@ -268,11 +280,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
         let path = dir.join("sweep.png");
         let result = if axes.is_empty() {
             let refs: Vec<&Summary> = rows.iter().map(|(_, s)| s).collect();
-            let spec = chart::speedup(
-                &base.name,
-                &base.experiments[base.baseline].name,
-                &refs,
-            );
+            let spec = chart::speedup(&base.name, &base.experiments[base.baseline].name, &refs);
             report::write_atomic_with(&path, |tmp| {
                 png::draw_speedup(&spec, tmp).map_err(std::io::Error::other)
             })
@@ -317,8 +325,8 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                 .iter()
                 .map(|(g, s)| {
                     let mut o = serde_json::Map::new();
-                    for a in 0..axes.len() {
-                        o.insert(axes[a].text.clone(), value_of(*g, a).into());
+                    for (a, axis) in axes.iter().enumerate() {
+                        o.insert(axis.text.clone(), value_of(*g, a).into());
                     }
                     for (c, v) in report::csv::SUMMARY_COLUMNS
                         .iter()
@@ -332,22 +340,34 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             serde_json::to_string_pretty(&items).expect("plain JSON") + "\n"
         }
         Format::Table => {
-            let mut out = String::new();
-            for (g, s) in &rows {
-                let point: String = (0..axes.len())
-                    .map(|a| format!("{}={}  ", axes[a].text, value_of(*g, a)))
-                    .collect();
-                out.push_str(&format!(
-                    "{point}{:<16} {:<9} {:>4}  {:>8}  {:>6.2}x  {}\n",
-                    s.experiment,
-                    s.strategy.name(),
-                    s.workers,
-                    s.makespan.to_string(),
-                    s.speedup,
-                    s.bottleneck
-                ));
+            let mut header: Vec<String> = axes.iter().map(|a| a.text.clone()).collect();
+            let first = header.len();
+            for h in [
+                "experiment",
+                "strategy",
+                "workers",
+                "time",
+                "speedup",
+                "why",
+            ] {
+                header.push(h.to_string());
             }
-            out
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(g, s)| {
+                    let mut row: Vec<String> = (0..axes.len()).map(|a| value_of(*g, a)).collect();
+                    row.extend([
+                        s.experiment.clone(),
+                        s.strategy.name().to_string(),
+                        s.workers.to_string(),
+                        s.makespan.to_string(),
+                        format!("{:.2}x", s.speedup),
+                        s.bottleneck.clone(),
+                    ]);
+                    row
+                })
+                .collect();
+            report::table::aligned(&header, &table, &[first + 2, first + 3, first + 4])
         }
     };
     super::print_stdout(&stdout)?;

@@ -1,10 +1,13 @@
 //! What the charts show, as plain data: no drawing here (that is [`super::png`]).
 //!
 //! - [`timeline`]: one row per lane, each row rasterised to the chart's pixel columns: a
-//!   column takes the state the lane spent most of that column's time in, so a run of a
-//!   million segments draws as fast as one of ten and nothing narrower than a pixel is lost
-//!   to overdraw. Runs with more than [`MAX_ROWS`] lanes are aggregated: each row stands for
-//!   a group of consecutive lanes of the same process kind, and the chart says so.
+//!   column is split top to bottom into the states the lane was in during that column's
+//!   time, in proportion (quantised to [`SHARES`] steps). A solid column is one state; a
+//!   thread taking turns with others for the GIL shows as a blue/vermillion column with
+//!   its share of CPU — nothing narrower than a pixel is lost, and a run of a million
+//!   segments draws as fast as one of ten. Runs with more than [`MAX_ROWS`] lanes are
+//!   aggregated: a row stands for a group of consecutive lanes of the same kind (shares
+//!   are then over the group), and the chart says so.
 //! - [`speedup`]: predicted time per row (bars, with the speedup), and for sweeps the
 //!   speedup against workers with the ideal line and a least-squares Amdahl fit.
 
@@ -14,6 +17,9 @@ use crate::trace::{RunTrace, State};
 /// Most rows a timeline draws before grouping lanes.
 pub const MAX_ROWS: usize = 40;
 
+/// Steps in which a column's state shares are quantised.
+pub const SHARES: u8 = 20;
+
 /// A Gantt chart of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timeline {
@@ -21,6 +27,8 @@ pub struct Timeline {
     pub title: String,
     /// Set when lanes were grouped: says how.
     pub note: Option<String>,
+    /// Some pixel column holds more than one state (then the legend explains the bands).
+    pub mixed: bool,
     /// End of the x axis, seconds.
     pub x_max: f64,
     /// Rows top to bottom.
@@ -29,13 +37,14 @@ pub struct Timeline {
     pub states: Vec<State>,
 }
 
-/// One row: runs of (start column, end column, state) over `columns` columns.
+/// One row: runs of equal columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineRow {
-    /// Lane name, or "thread-1…thread-26 (26)" for a group.
+    /// Lane name, or "thread-1…thread-26" for a group.
     pub label: String,
-    /// Half-open column ranges and their state.
-    pub runs: Vec<(u32, u32, State)>,
+    /// Half-open column ranges and each state's share of them, in [`SHARES`] steps
+    /// (indexed like [`State::ALL`]; the shares of a column add up to [`SHARES`]).
+    pub runs: Vec<(u32, u32, [u8; 10])>,
 }
 
 /// Builds a timeline rasterised to `columns` pixel columns.
@@ -46,7 +55,11 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
     let (row_of, labels, note) = if n <= MAX_ROWS {
         (
             (0..n).collect::<Vec<_>>(),
-            trace.lanes.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+            trace
+                .lanes
+                .iter()
+                .map(|l| l.name.clone())
+                .collect::<Vec<_>>(),
             None,
         )
     } else {
@@ -80,8 +93,7 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             start = end;
         }
         let note = format!(
-            "{n} threads drawn as {} rows of up to {per_row}: each pixel shows the state most of \
-             the row's threads were in",
+            "{n} threads drawn as {} rows of up to {per_row} threads each",
             labels.len()
         );
         (row_of, labels, Some(note))
@@ -107,23 +119,16 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             }
         }
     }
-    let rows = (0..rows_n)
+    let rows: Vec<TimelineRow> = (0..rows_n)
         .map(|r| {
-            let mut runs: Vec<(u32, u32, State)> = Vec::new();
+            let mut runs: Vec<(u32, u32, [u8; 10])> = Vec::new();
             for c in 0..cols {
-                let cell = &acc[r * cols + c];
-                let (best, &weight) = cell
-                    .iter()
-                    .enumerate()
-                    .max_by(|x, y| x.1.total_cmp(y.1))
-                    .expect("ten states");
-                if weight <= 0.0 {
-                    continue;
-                }
-                let state = State::ALL[best];
+                let Some(shares) = quantise(&acc[r * cols + c]) else {
+                    continue; // the lane did not exist yet
+                };
                 match runs.last_mut() {
-                    Some(run) if run.1 == c as u32 && run.2 == state => run.1 += 1,
-                    _ => runs.push((c as u32, c as u32 + 1, state)),
+                    Some(run) if run.1 == c as u32 && run.2 == shares => run.1 += 1,
+                    _ => runs.push((c as u32, c as u32 + 1, shares)),
                 }
             }
             TimelineRow {
@@ -132,7 +137,13 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             }
         })
         .collect();
+    let mixed = rows.iter().any(|r: &TimelineRow| {
+        r.runs
+            .iter()
+            .any(|run| run.2.iter().filter(|&&n| n > 0).count() > 1)
+    });
     Timeline {
+        mixed,
         title: format!(
             "{} — {} ({} worker{}) — predicted {}",
             summary.experiment,
@@ -150,6 +161,33 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             .filter(|s| seen[s.index()])
             .collect(),
     }
+}
+
+/// Shares of a column's time per state in [`SHARES`] steps (largest remainders), or `None`
+/// for an empty column.
+fn quantise(cell: &[f32; 10]) -> Option<[u8; 10]> {
+    let total: f32 = cell.iter().sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut shares = [0u8; 10];
+    let mut rest = [0f32; 10];
+    let mut given = 0u8;
+    for i in 0..10 {
+        let exact = cell[i] / total * SHARES as f32;
+        shares[i] = exact.floor() as u8;
+        rest[i] = exact - exact.floor();
+        given += shares[i];
+    }
+    while given < SHARES {
+        let i = (0..10)
+            .max_by(|&a, &b| rest[a].total_cmp(&rest[b]))
+            .expect("ten states");
+        shares[i] += 1;
+        rest[i] = -1.0;
+        given += 1;
+    }
+    Some(shares)
 }
 
 /// Bars of predicted time, and speedup curves for sweeps.
@@ -317,6 +355,17 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, points: &[LinePoint]) -> L
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_add_up_and_follow_the_time() {
+        let mut cell = [0f32; 10];
+        cell[State::Cpu.index()] = 0.25;
+        cell[State::GilWait.index()] = 0.75;
+        let q = quantise(&cell).unwrap();
+        assert_eq!(q[State::Cpu.index()], SHARES / 4);
+        assert_eq!(q.iter().map(|&x| x as u32).sum::<u32>(), SHARES as u32);
+        assert!(quantise(&[0.0; 10]).is_none());
+    }
 
     #[test]
     fn amdahl_fit_recovers_the_serial_fraction() {

@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::chart::{amdahl, Lines, Speedup, Timeline};
+use super::chart::{amdahl, Lines, Speedup, Timeline, SHARES};
 use crate::trace::State;
 
 static FONT: Once = Once::new();
@@ -89,7 +89,7 @@ pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
     register_font();
     let rows = spec.rows.len().max(1);
     let row_px = (600 / rows as u32).clamp(12, 30);
-    let legend_h = if spec.note.is_some() { 110 } else { 80 };
+    let legend_h = 60 + 26 * (u32::from(spec.note.is_some()) + u32::from(spec.mixed));
     let height = 70 + rows as u32 * row_px + 60 + legend_h;
     let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -117,11 +117,24 @@ pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
     for (r, row) in spec.rows.iter().enumerate() {
         let y0 = (rows - r - 1) as f64 + 0.12;
         let y1 = (rows - r) as f64 - 0.12;
-        chart
-            .draw_series(row.runs.iter().map(|&(a, b, state)| {
-                Rectangle::new([(to_x(a), y0), (to_x(b), y1)], state_colour(state).filled())
-            }))
-            .map_err(err)?;
+        // Each run is a stack of state bands, top to bottom in State::ALL order.
+        let bands = row.runs.iter().flat_map(|&(a, b, shares)| {
+            let mut top = y1;
+            State::ALL
+                .iter()
+                .zip(shares)
+                .filter(|(_, n)| *n > 0)
+                .map(move |(&state, n)| {
+                    let h = (y1 - y0) * n as f64 / SHARES as f64;
+                    let rect = Rectangle::new(
+                        [(to_x(a), top - h), (to_x(b), top)],
+                        state_colour(state).filled(),
+                    );
+                    top -= h;
+                    rect
+                })
+        });
+        chart.draw_series(bands).map_err(err)?;
         let (px, py) = chart.backend_coord(&(0.0, (rows - r) as f64 - 0.5));
         root.draw(&Text::new(
             row.label.clone(),
@@ -130,7 +143,17 @@ pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
         ))
         .map_err(err)?;
     }
-    draw_state_legend(&legend, &spec.states, spec.note.as_deref())?;
+    let mut notes: Vec<&str> = Vec::new();
+    if spec.mixed {
+        notes.push(
+            "Bars are split top to bottom by each state's share of the time under them: \
+             a thread taking turns shows several colours.",
+        );
+    }
+    if let Some(n) = spec.note.as_deref() {
+        notes.push(n);
+    }
+    draw_state_legend(&legend, &spec.states, &notes)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -138,7 +161,7 @@ pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
 fn draw_state_legend(
     area: &DrawingArea<BitMapBackend, Shift>,
     states: &[State],
-    note: Option<&str>,
+    notes: &[&str],
 ) -> DrawResult<()> {
     let mut x = LABEL_AREA as i32;
     let y = 24;
@@ -156,10 +179,10 @@ fn draw_state_legend(
         .map_err(err)?;
         x += 30 + 9 * state.name().len() as i32 + 18;
     }
-    if let Some(note) = note {
+    for (i, note) in notes.iter().enumerate() {
         area.draw(&Text::new(
             note.to_string(),
-            (LABEL_AREA as i32, y + 36),
+            (LABEL_AREA as i32, y + 34 + 24 * i as i32),
             text(14, HPos::Left, VPos::Center),
         ))
         .map_err(err)?;
@@ -178,7 +201,12 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
     root.fill(&WHITE).map_err(err)?;
     let (top, bottom) = root.split_vertically(bars_h);
 
-    let max_t = spec.bars.iter().map(|b| b.seconds).fold(0.0, f64::max).max(1e-9);
+    let max_t = spec
+        .bars
+        .iter()
+        .map(|b| b.seconds)
+        .fold(0.0, f64::max)
+        .max(1e-9);
     let mut chart = ChartBuilder::on(&top)
         .caption(&spec.title, ("sans-serif", 22))
         .margin(12)
@@ -201,7 +229,10 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
         let y1 = (n - i) as f64 - 0.18;
         let colour = strategy_colour(bar.strategy);
         chart
-            .draw_series([Rectangle::new([(0.0, y0), (bar.seconds, y1)], colour.filled())])
+            .draw_series([Rectangle::new(
+                [(0.0, y0), (bar.seconds, y1)],
+                colour.filled(),
+            )])
             .map_err(err)?;
         let (px, py) = chart.backend_coord(&(bar.seconds, (n - i) as f64 - 0.5));
         root.draw(&Text::new(
@@ -276,7 +307,10 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
     for (i, c) in spec.curves.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
         chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), colour.stroke_width(3)))
+            .draw_series(LineSeries::new(
+                c.points.iter().copied(),
+                colour.stroke_width(3),
+            ))
             .map_err(err)?;
         chart
             .draw_series(c.points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
@@ -290,7 +324,7 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
                 }),
                 6,
                 4,
-                colour.stroke_width(2).into(),
+                colour.stroke_width(2),
             ))
             .map_err(err)?;
         legend.push((format!("{} (predicted)", c.name), colour, false));
@@ -315,8 +349,11 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
                 .map_err(err)?;
             }
         } else {
-            area.draw(&PathElement::new([(ax, y), (ax + 26, y)], colour.stroke_width(3)))
-                .map_err(err)?;
+            area.draw(&PathElement::new(
+                [(ax, y), (ax + 26, y)],
+                colour.stroke_width(3),
+            ))
+            .map_err(err)?;
         }
         area.draw(&Text::new(
             label.clone(),
@@ -372,7 +409,10 @@ pub fn draw_lines(spec: &Lines, path: &Path) -> DrawResult<()> {
     for (i, (name, points)) in spec.series.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(3)))
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                colour.stroke_width(3),
+            ))
             .map_err(err)?;
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled())))

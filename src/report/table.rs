@@ -55,20 +55,30 @@ pub fn render(results: &Results) -> String {
             row
         })
         .collect();
+    let header: Vec<String> = header.into_iter().map(String::from).collect();
+    out.push_str(&aligned(&header, &rows, &[2, 3, 4]));
+    let base = &sc.experiments[sc.baseline].name;
+    out.push_str(&format!("\nspeedup is relative to \"{base}\"\n"));
+    out
+}
+
+/// Aligns a header and rows into columns two spaces apart; columns listed in `right` are
+/// right-aligned, and the last column is never padded.
+pub fn aligned(header: &[String], rows: &[Vec<String>], right: &[usize]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let last = header.len() - 1;
+    let last = header.len().saturating_sub(1);
     let line = |cells: &[String]| {
         let mut l = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
+            let pad = widths[i].saturating_sub(cell.chars().count());
             if i == last {
                 l.push_str(cell);
-            } else if matches!(i, 2..=4) {
+            } else if right.contains(&i) {
                 l.push_str(&" ".repeat(pad));
                 l.push_str(cell);
                 l.push_str("  ");
@@ -79,12 +89,9 @@ pub fn render(results: &Results) -> String {
         }
         l.trim_end().to_string() + "\n"
     };
-    let header: Vec<String> = header.into_iter().map(String::from).collect();
-    out.push_str(&line(&header));
-    for row in &rows {
+    let mut out = line(header);
+    for row in rows {
         out.push_str(&line(row));
     }
-    let base = &sc.experiments[sc.baseline].name;
-    out.push_str(&format!("\nspeedup is relative to \"{base}\"\n"));
     out
 }

@@ -47,7 +47,10 @@ fn allocations_for(bursts: u32) -> (u64, u64) {
 fn allocations_do_not_grow_with_events() {
     let (small, small_events) = allocations_for(100);
     let (large, large_events) = allocations_for(1000);
-    assert!(large_events > 9 * small_events, "{small_events} vs {large_events}");
+    assert!(
+        large_events > 9 * small_events,
+        "{small_events} vs {large_events}"
+    );
     assert!(
         large < small + 32,
         "{small} allocations for {small_events} events, {large} for {large_events}"

@@ -1,0 +1,170 @@
+//! Charts, trace.json and sweeps as a user gets them.
+
+use predicates::prelude::*;
+
+use super::{gilsim, tempdir};
+
+fn is_png(path: &std::path::Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 1000)
+}
+
+#[test]
+fn run_writes_a_timeline_per_experiment_the_speedup_chart_and_trace_json() {
+    let dir = tempdir();
+    gilsim(dir.path()).arg("-h").assert().success();
+    gilsim(dir.path()).args(["run", "-q"]).assert().success();
+    let out = dir.path().join("output/default");
+    for exp in ["serial", "threads", "processes", "asyncio"] {
+        assert!(is_png(&out.join(format!("timeline-{exp}.png"))), "{exp}");
+    }
+    assert!(is_png(&out.join("speedup.png")));
+    assert!(out.join("trace.json").is_file());
+}
+
+#[test]
+fn sweeps_draw_one_timeline_per_worker_count() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "kaggle-downloads", "-q"])
+        .assert()
+        .success();
+    let out = dir.path().join("output/kaggle-downloads");
+    for name in [
+        "timeline-threads-w1.png",
+        "timeline-threads-w4.png",
+        "timeline-processes-w2.png",
+    ] {
+        assert!(is_png(&out.join(name)), "{name}");
+    }
+}
+
+#[test]
+fn no_charts_and_no_trace_skip_their_files() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "-q", "--no-charts", "--out", "a"])
+        .assert()
+        .success();
+    let a = dir.path().join("a");
+    assert!(a.join("trace.json").is_file());
+    assert!(!a.join("speedup.png").exists() && !a.join("timeline-threads.png").exists());
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "-q", "--no-trace", "--out", "b"])
+        .assert()
+        .success();
+    let b = dir.path().join("b");
+    assert!(is_png(&b.join("speedup.png")));
+    assert!(!b.join("trace.json").exists() && !b.join("timeline-threads.png").exists());
+}
+
+#[test]
+fn trace_json_is_chrome_trace_format() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "gil-multicore", "-q", "--no-charts"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("output/gil-multicore/trace.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    let count = |ph: &str, name: Option<&str>| {
+        events
+            .iter()
+            .filter(|e| e["ph"] == ph && name.is_none_or(|n| e["name"] == n))
+            .count()
+    };
+    // Metadata names every process and thread.
+    assert!(count("M", Some("process_name")) >= 3);
+    assert!(count("M", Some("thread_name")) >= 3);
+    // Complete events carry a state, a start and a duration in microseconds.
+    let complete: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
+    assert!(!complete.is_empty());
+    for e in &complete {
+        assert!(e["ts"].as_f64().is_some() && e["dur"].as_f64().unwrap() > 0.0);
+        assert!(e["pid"].is_u64() && e["tid"].is_u64());
+        let state = e["name"].as_str().unwrap();
+        assert!(
+            gilsim::trace::State::ALL.iter().any(|s| s.name() == state),
+            "{state}"
+        );
+    }
+    // GIL hand-offs are instant events; the threaded experiment has forced drops.
+    assert!(count("i", Some("GIL taken")) > 2);
+    assert!(count("i", Some("forced drop")) > 0);
+    // The threaded run's thread-1 spends its time in cpu and gil_wait.
+    let threads_pid = events
+        .iter()
+        .find(|e| {
+            e["name"] == "process_name"
+                && e["args"]["name"].as_str().unwrap().starts_with("threads")
+        })
+        .map(|e| e["pid"].clone())
+        .unwrap();
+    assert!(complete
+        .iter()
+        .any(|e| e["pid"] == threads_pid && e["name"] == "gil_wait"));
+}
+
+#[test]
+fn sweep_workers_writes_the_csv_and_curve_without_progress_bar_when_piped() {
+    let dir = tempdir();
+    let out = gilsim(dir.path())
+        .args(["sweep", "default", "--workers", "1,2,4,8"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        !stdout.contains('\x1b') && !stderr.contains('\x1b'),
+        "ANSI codes when piped"
+    );
+    assert!(
+        !stderr.contains("runs"),
+        "a progress bar when piped: {stderr}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("output/default/sweep.csv")).unwrap();
+    // serial + 4 threads + 4 processes + asyncio
+    assert_eq!(csv.lines().count(), 1 + 10, "{csv}");
+    assert!(is_png(&dir.path().join("output/default/sweep.png")));
+}
+
+#[test]
+fn sweep_set_axes_make_a_grid_and_validate_values() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args([
+            "sweep",
+            "gil-multicore",
+            "--set",
+            "python.switch_interval=1ms,5ms",
+            "--set",
+            "machine.cores=1,2,4",
+            "--format",
+            "csv",
+            "-q",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "python.switch_interval,machine.cores,experiment",
+        ));
+    let csv = std::fs::read_to_string(dir.path().join("output/gil-multicore/sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3 * 3);
+    gilsim(dir.path())
+        .args(["sweep", "gil-multicore", "--set", "machine.cores=0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--set machine.cores=0: cores must be between",
+        ));
+    gilsim(dir.path())
+        .args(["sweep", "gil-multicore"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing to sweep"));
+}
