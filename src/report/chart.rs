@@ -137,11 +137,16 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             }
         })
         .collect();
-    let mixed = rows.iter().any(|r: &TimelineRow| {
-        r.runs
-            .iter()
-            .any(|run| run.2.iter().filter(|&&n| n > 0).count() > 1)
-    });
+    // Explain the bands when they matter: at least 2 % of drawn columns hold several
+    // states (a pixel where one segment ends and the next begins does not count).
+    let (mut drawn, mut several) = (0u32, 0u32);
+    for run in rows.iter().flat_map(|r| &r.runs) {
+        drawn += run.1 - run.0;
+        if run.2.iter().filter(|&&n| n > 0).count() > 1 {
+            several += run.1 - run.0;
+        }
+    }
+    let mixed = several * 50 >= drawn.max(1);
     Timeline {
         mixed,
         title: format!(
