@@ -362,6 +362,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hundreds_of_lanes_are_grouped_by_kind_and_the_chart_says_so() {
+        use crate::engine::{simulate, Limits};
+        let text = "name = \"many\"\n[machine]\npreset = \"laptop-4c8t\"\n\
+                    [tasks.t]\nsteps = [{ io = \"1s\" }]\n[job]\ntasks = { t = 300 }\n\
+                    [[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = 300\n";
+        let s = crate::model::load("many.toml", text, None).unwrap();
+        let trace = simulate(&s, &s.experiments[0], 300, &Limits::default()).unwrap();
+        let base = trace.makespan - crate::time::SimTime::ZERO;
+        let summary = crate::metrics::summarize(&s, &s.experiments[0], 300, &trace, base);
+        let t = timeline(&summary, &trace, 500);
+        assert!(t.rows.len() <= MAX_ROWS + 2, "{} rows", t.rows.len());
+        assert_eq!(t.rows[0].label, "main", "main keeps its own row");
+        assert!(t.rows[1].label.starts_with("thread-1…"));
+        assert!(t.note.as_deref().unwrap().contains("301 threads"));
+        // Every drawn column's shares add up.
+        for row in &t.rows {
+            for run in &row.runs {
+                assert_eq!(run.2.iter().map(|&n| n as u32).sum::<u32>(), SHARES as u32);
+            }
+        }
+    }
+
+    #[test]
     fn shares_add_up_and_follow_the_time() {
         let mut cell = [0f32; 10];
         cell[State::Cpu.index()] = 0.25;

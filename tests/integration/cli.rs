@@ -86,12 +86,20 @@ fn every_bundled_scenario_runs() {
             .assert()
             .success()
             .stdout(predicate::str::contains("speedup is relative to"));
-        assert!(dir
-            .path()
-            .join("output")
-            .join(&name)
-            .join("trace.csv")
-            .is_file());
+        let out = dir.path().join("output").join(&name);
+        assert!(out.join("trace.csv").is_file());
+        // Every row explains itself.
+        let mut summary = csv::Reader::from_path(out.join("summary.csv")).unwrap();
+        let column = summary
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "bottleneck")
+            .unwrap();
+        for row in summary.records() {
+            let row = row.unwrap();
+            assert!(row[column].len() > 10, "{name}: {row:?}");
+        }
     }
 }
 
