@@ -32,6 +32,8 @@ pub static SCENARIOS: &[Bundled] = bundled![
     "kaggle-file-write",
     "dataframe-apply",
     "asyncio-sleep",
+    "latency-tour",
+    "amdahl-demo",
 ];
 
 /// The bundled scenario with this name.

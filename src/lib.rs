@@ -38,6 +38,7 @@ pub mod model;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod teach;
 pub mod time;
 pub mod trace;
 pub mod units;

@@ -5,7 +5,10 @@
 //! that failed. Running `gilsim` with no subcommand is `gilsim run`: the embedded default
 //! scenario, so `cargo run --release` shows a result at once.
 
+mod amdahl;
 mod check;
+mod latency;
+mod quiz;
 mod run;
 mod scenarios;
 mod sweep;
@@ -18,6 +21,9 @@ use clap::{Parser, Subcommand};
 use crate::bundled;
 use crate::error::{Error, ScenarioError};
 
+pub use amdahl::AmdahlArgs;
+pub use latency::LatencyArgs;
+pub use quiz::QuizArgs;
 pub use run::RunArgs;
 pub use sweep::SweepArgs;
 
@@ -37,6 +43,12 @@ pub enum Command {
     Run(RunArgs),
     /// Run a scenario over a grid: worker counts and what-if values of any setting.
     Sweep(SweepArgs),
+    /// The latency hierarchy at human scale (1 ns = 1 s), textbook and measured here.
+    Latency(LatencyArgs),
+    /// Amdahl's law, Gustafson's, the USL; Karp–Flatt and fits from measured times.
+    Amdahl(AmdahlArgs),
+    /// A generated problem to predict; --answer reveals it.
+    Quiz(QuizArgs),
     /// Validate scenario files without running them.
     Check {
         /// Scenario files (or bundled scenario names).
@@ -53,6 +65,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         None => run::run(&RunArgs::default()),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Sweep(args)) => sweep::run(&args),
+        Some(Command::Latency(args)) => latency::run(&args),
+        Some(Command::Amdahl(args)) => amdahl::run(&args),
+        Some(Command::Quiz(args)) => quiz::run(&args),
         Some(Command::Check { files }) => check::run(&files),
         Some(Command::Scenarios) => scenarios::run(),
     }

@@ -357,6 +357,42 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, points: &[LinePoint]) -> L
     }
 }
 
+/// Horizontal log-scale bars: textbook latency and this host's, per level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyBars {
+    /// Chart title.
+    pub title: String,
+    /// (level, textbook seconds, host seconds if measured), fastest first.
+    pub rows: Vec<(String, f64, Option<f64>)>,
+}
+
+/// How a series of a [`Curves`] chart is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A solid line.
+    Line,
+    /// A dashed line.
+    Dashed,
+    /// Markers only (measurements).
+    Points,
+}
+
+/// Named series of (x, y) points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curves {
+    /// Chart title.
+    pub title: String,
+    /// x axis description.
+    pub x_desc: String,
+    /// y axis description.
+    pub y_desc: String,
+    /// The series, drawn in order.
+    pub series: Vec<CurveSeries>,
+}
+
+/// One series of a [`Curves`] chart: name, style, colour index, points.
+pub type CurveSeries = (String, Style, usize, Vec<(f64, f64)>);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,25 @@ pub fn write_run_outputs(
     Ok(written)
 }
 
+/// Seconds in words with a readable unit (`1.00ns`, `16.0us`, `150ms`).
+pub fn duration_words(seconds: f64) -> String {
+    if seconds < 1e-6 {
+        format!("{:.1} ns", seconds * 1e9)
+    } else {
+        crate::time::SimDuration::from_secs_f64(seconds).to_string()
+    }
+}
+
+/// A size in words with a binary unit: `4 KiB`, `256 MiB`.
+pub fn csv_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
 /// Exact seconds from nanoseconds, with nine decimals (no float rounding in the files).
 pub fn secs(ns: u64) -> String {
     format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)

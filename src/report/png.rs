@@ -14,7 +14,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::chart::{amdahl, Lines, Speedup, Timeline, SHARES};
+use super::chart::{amdahl, Curves, LatencyBars, Lines, Speedup, Style, Timeline, SHARES};
 use crate::trace::State;
 
 static FONT: Once = Once::new();
@@ -426,6 +426,191 @@ pub fn draw_lines(spec: &Lines, path: &Path) -> DrawResult<()> {
         root.draw(&Text::new(
             name.clone(),
             (x0 + 58, y),
+            text(14, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn seconds_label(x: f64) -> String {
+    if x < 1e-9 {
+        format!("{:.1}ns", x * 1e9)
+    } else {
+        crate::time::SimDuration::from_secs_f64(x).to_string()
+    }
+}
+
+/// Draws the latency hierarchy as log-scale bars to `path`.
+pub fn draw_latency(spec: &LatencyBars, path: &Path) -> DrawResult<()> {
+    register_font();
+    let n = spec.rows.len().max(1);
+    let height = 120 + n as u32 * 40 + 90;
+    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (main, legend) = root.split_vertically(height - 50);
+    let label_area = 330;
+    let mut chart = ChartBuilder::on(&main)
+        .caption(&spec.title, ("sans-serif", 22))
+        .margin(12)
+        .margin_right(30)
+        .x_label_area_size(50)
+        .y_label_area_size(label_area)
+        .build_cartesian_2d((1e-10f64..100.0f64).log_scale(), 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("latency (log scale)")
+        .x_label_formatter(&|x| seconds_label(*x))
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    let book = SERIES[0];
+    let host = SERIES[1];
+    for (i, (name, textbook, measured)) in spec.rows.iter().enumerate() {
+        let top = (n - i) as f64 - 0.12;
+        let mid = (n - i) as f64 - 0.5;
+        let bottom = (n - i - 1) as f64 + 0.12;
+        let (y_book, y_host) = if measured.is_some() {
+            ((mid, top), Some((bottom, mid)))
+        } else {
+            ((bottom, top), None)
+        };
+        chart
+            .draw_series([Rectangle::new(
+                [(1e-10, y_book.0), (*textbook, y_book.1)],
+                book.filled(),
+            )])
+            .map_err(err)?;
+        let (px, py) = chart.backend_coord(&(*textbook, (y_book.0 + y_book.1) / 2.0));
+        root.draw(&Text::new(
+            format!(
+                "{}  ({} at human scale)",
+                seconds_label(*textbook),
+                crate::teach::latency::human_scale(*textbook)
+            ),
+            (px + 6, py),
+            text(13, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+        if let (Some(m), Some((y0, y1))) = (measured, y_host) {
+            chart
+                .draw_series([Rectangle::new([(1e-10, y0), (*m, y1)], host.filled())])
+                .map_err(err)?;
+            let (px, py) = chart.backend_coord(&(*m, (y0 + y1) / 2.0));
+            root.draw(&Text::new(
+                format!("{} on this host", seconds_label(*m)),
+                (px + 6, py),
+                text(13, HPos::Left, VPos::Center),
+            ))
+            .map_err(err)?;
+        }
+        let (lx, ly) = chart.backend_coord(&(1e-10, mid));
+        root.draw(&Text::new(
+            name.clone(),
+            (lx - 10, ly),
+            text(14, HPos::Right, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+    for (i, (label, colour)) in [("textbook", book), ("this host (measured)", host)]
+        .iter()
+        .enumerate()
+    {
+        let x = label_area + 20 + 220 * i as i32;
+        legend
+            .draw(&Rectangle::new([(x, 12), (x + 16, 28)], colour.filled()))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(
+                *label,
+                (x + 22, 20),
+                text(15, HPos::Left, VPos::Center),
+            ))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Draws named curves (Amdahl and friends) to `path`, the legend right of the data.
+pub fn draw_curves_chart(spec: &Curves, path: &Path) -> DrawResult<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (WIDTH, 700)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let points = spec.series.iter().flat_map(|s| s.3.iter());
+    let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
+    let y_max = points.map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&spec.title, ("sans-serif", 22))
+        .margin(16)
+        .margin_right(360)
+        .x_label_area_size(55)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max * 1.03, 0f64..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&spec.x_desc)
+        .y_desc(&spec.y_desc)
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    let (x0, y0) = chart.backend_coord(&(x_max * 1.03, y_max));
+    for (i, (name, style, colour, pts)) in spec.series.iter().enumerate() {
+        let colour = SERIES[colour % SERIES.len()];
+        match style {
+            Style::Line => {
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), colour.stroke_width(3)))
+                    .map_err(err)?;
+            }
+            Style::Dashed => {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        pts.iter().copied(),
+                        8,
+                        5,
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+            }
+            Style::Points => {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 6, colour.filled())))
+                    .map_err(err)?;
+            }
+        }
+        let y = y0 + 12 + 24 * i as i32;
+        let x = x0 + 24;
+        match style {
+            Style::Line => root
+                .draw(&PathElement::new(
+                    [(x, y), (x + 26, y)],
+                    colour.stroke_width(3),
+                ))
+                .map_err(err)?,
+            Style::Dashed => {
+                for k in 0..3 {
+                    root.draw(&PathElement::new(
+                        [(x + k * 10, y), (x + k * 10 + 6, y)],
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            Style::Points => root
+                .draw(&Circle::new((x + 13, y), 6, colour.filled()))
+                .map_err(err)?,
+        }
+        root.draw(&Text::new(
+            name.clone(),
+            (x + 34, y),
             text(14, HPos::Left, VPos::Center),
         ))
         .map_err(err)?;

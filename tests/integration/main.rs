@@ -8,6 +8,7 @@ mod charts;
 mod cli;
 mod determinism;
 mod snapshots;
+mod teach;
 
 use std::path::{Path, PathBuf};
 
