@@ -94,6 +94,12 @@ pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
     let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (main, legend) = root.split_vertically(height - legend_h);
+    // Axis unit by the run's length: 1.6 ms reads as "1.6", not "0.0016".
+    let (scale, unit) = match spec.x_max {
+        t if t < 2e-3 => (1e6, "µs"),
+        t if t < 2.0 => (1e3, "ms"),
+        _ => (1.0, "s"),
+    };
     let mut chart = ChartBuilder::on(&main)
         .caption(&spec.title, ("sans-serif", 22))
         .margin(12)
@@ -106,7 +112,15 @@ pub fn draw_timeline(spec: &Timeline, path: &Path) -> DrawResult<()> {
         .configure_mesh()
         .disable_y_mesh()
         .disable_y_axis()
-        .x_desc("time (s)")
+        .x_desc(format!("time ({unit})"))
+        .x_label_formatter(&|x| {
+            let v = x * scale;
+            if v == 0.0 || v.abs() >= 10.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        })
         .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 14))
         .x_labels(12)
@@ -207,19 +221,49 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
         .map(|b| b.seconds)
         .fold(0.0, f64::max)
         .max(1e-9);
+    let min_t = spec
+        .bars
+        .iter()
+        .map(|b| b.seconds)
+        .filter(|&t| t > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(max_t);
+    // Times spanning more than three decades (a latency tour) read on a log axis: bars are
+    // drawn in log10 space and the axis labels map back to seconds.
+    let log = max_t / min_t > 1000.0;
+    let (x_lo, x_hi) = if log {
+        ((min_t.log10() - 0.5).floor(), max_t.log10() + 1.2)
+    } else {
+        (0.0, max_t * 1.3)
+    };
+    let to_x = |t: f64| if log { t.max(1e-12).log10() } else { t };
     let mut chart = ChartBuilder::on(&top)
         .caption(&spec.title, ("sans-serif", 22))
         .margin(12)
         .margin_left(0)
         .x_label_area_size(50)
         .y_label_area_size(LABEL_AREA)
-        .build_cartesian_2d(0f64..max_t * 1.3, 0f64..n as f64)
+        .build_cartesian_2d(x_lo..x_hi, 0f64..n as f64)
         .map_err(err)?;
+    let x_label = |x: &f64| {
+        if !log {
+            format!("{x:.1}")
+        } else if (x - x.round()).abs() < 1e-9 {
+            seconds_label(10f64.powf(*x))
+        } else {
+            String::new()
+        }
+    };
     chart
         .configure_mesh()
         .disable_y_mesh()
         .disable_y_axis()
-        .x_desc("predicted time (s)")
+        .x_desc(if log {
+            "predicted time (log scale)"
+        } else {
+            "predicted time (s)"
+        })
+        .x_label_formatter(&x_label)
         .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 14))
         .draw()
@@ -230,11 +274,11 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
         let colour = strategy_colour(bar.strategy);
         chart
             .draw_series([Rectangle::new(
-                [(0.0, y0), (bar.seconds, y1)],
+                [(x_lo, y0), (to_x(bar.seconds), y1)],
                 colour.filled(),
             )])
             .map_err(err)?;
-        let (px, py) = chart.backend_coord(&(bar.seconds, (n - i) as f64 - 0.5));
+        let (px, py) = chart.backend_coord(&(to_x(bar.seconds), (n - i) as f64 - 0.5));
         root.draw(&Text::new(
             format!(
                 "{}  ({:.2}×, {})",
@@ -246,7 +290,7 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
             text(14, HPos::Left, VPos::Center),
         ))
         .map_err(err)?;
-        let (lx, _) = chart.backend_coord(&(0.0, 0.0));
+        let (lx, _) = chart.backend_coord(&(x_lo, 0.0));
         root.draw(&Text::new(
             bar.label.clone(),
             (lx - 10, py),
@@ -292,11 +336,13 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
         .draw()
         .map_err(err)?;
     let grey = RGBColor(0x88, 0x88, 0x88);
+    // The ideal line ends where it leaves the plot (clamping it would draw a false plateau).
+    let ideal_end = max_w.min(y_max);
     chart
         .draw_series(LineSeries::new(
             (0..=100).map(|i| {
-                let x = 1.0 + (max_w - 1.0) * i as f64 / 100.0;
-                (x, x.min(y_max))
+                let x = 1.0 + (ideal_end - 1.0) * i as f64 / 100.0;
+                (x, x)
             }),
             grey.stroke_width(2),
         ))
