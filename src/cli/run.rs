@@ -59,7 +59,12 @@ fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
 }
 
 /// Simulates every experiment (each sweep value) and summarizes against the baseline.
-pub fn simulate_all(scenario: &Scenario, limits: &Limits) -> Result<Vec<RunResult>, Error> {
+/// `done` is told after each run (for progress bars).
+pub fn simulate_all(
+    scenario: &Scenario,
+    limits: &Limits,
+    mut done: impl FnMut(&crate::model::Experiment, u32),
+) -> Result<Vec<RunResult>, Error> {
     let mut traces = Vec::new();
     for (i, exp) in scenario.experiments.iter().enumerate() {
         for &workers in &exp.workers {
@@ -69,6 +74,7 @@ pub fn simulate_all(scenario: &Scenario, limits: &Limits) -> Result<Vec<RunResul
                     exp.name
                 ))
             })?;
+            done(exp, workers);
             traces.push((i, workers, trace));
         }
     }
@@ -112,7 +118,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         trace: !args.no_trace,
     };
     let results = Results {
-        runs: simulate_all(&scenario, &limits)?,
+        runs: simulate_all(&scenario, &limits, |_, _| {})?,
         scenario: &scenario,
     };
 

@@ -19,12 +19,11 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{self, Limits};
+use crate::engine::Limits;
 use crate::error::Error;
-use crate::metrics::{self, Summary};
+use crate::metrics::Summary;
 use crate::model::{self, Strategy};
 use crate::report::{self, chart, png};
-use crate::time::SimTime;
 
 use super::run::Format;
 
@@ -232,26 +231,11 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
     // Rows: (grid point, summary).
     let mut rows: Vec<(usize, Summary)> = Vec::new();
     for (g, scenario) in scenarios.iter().enumerate() {
-        let mut traces = Vec::new();
-        for (i, exp) in scenario.experiments.iter().enumerate() {
-            for &w in &exp.workers {
-                bar.set_message(format!("{} ×{w}", exp.name));
-                let trace = engine::simulate(scenario, exp, w, &limits).map_err(|e| {
-                    Error::Run(format!("experiment \"{}\" (workers {w}): {e}", exp.name))
-                })?;
-                bar.inc(1);
-                traces.push((i, w, trace));
-            }
-        }
-        let baseline = traces
-            .iter()
-            .find(|(i, _, _)| *i == scenario.baseline)
-            .map(|(_, _, t)| t.makespan - SimTime::ZERO)
-            .expect("the baseline ran");
-        for (i, w, trace) in &traces {
-            let s = metrics::summarize(scenario, &scenario.experiments[*i], *w, trace, baseline);
-            rows.push((g, s));
-        }
+        let runs = super::run::simulate_all(scenario, &limits, |exp, w| {
+            bar.set_message(format!("{} ×{w}", exp.name));
+            bar.inc(1);
+        })?;
+        rows.extend(runs.into_iter().map(|r| (g, r.summary)));
     }
     bar.finish_and_clear();
 

@@ -204,6 +204,42 @@ fn draw_state_legend(
     Ok(())
 }
 
+/// One legend entry: a swatch in the series' style at (x, y) of `area`, then its label.
+fn legend_entry(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    (x, y): (i32, i32),
+    colour: RGBColor,
+    style: Style,
+    label: &str,
+) -> DrawResult<()> {
+    match style {
+        Style::Line => area
+            .draw(&PathElement::new(
+                [(x, y), (x + 26, y)],
+                colour.stroke_width(3),
+            ))
+            .map_err(err)?,
+        Style::Dashed => {
+            for k in 0..3 {
+                area.draw(&PathElement::new(
+                    [(x + k * 10, y), (x + k * 10 + 6, y)],
+                    colour.stroke_width(2),
+                ))
+                .map_err(err)?;
+            }
+        }
+        Style::Points => area
+            .draw(&Circle::new((x + 13, y), 6, colour.filled()))
+            .map_err(err)?,
+    }
+    area.draw(&Text::new(
+        label.to_string(),
+        (x + 34, y),
+        text(14, HPos::Left, VPos::Center),
+    ))
+    .map_err(err)
+}
+
 /// Draws the speedup chart to `path`: bars of predicted time, and the curves of sweeps.
 pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
     register_font();
@@ -348,8 +384,8 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
         ))
         .map_err(err)?;
     // The legend sits in the right margin, outside the data.
-    let mut legend: Vec<(String, RGBColor, bool)> =
-        vec![("ideal: speedup = workers".into(), grey, false)];
+    let mut legend: Vec<(String, RGBColor, Style)> =
+        vec![("ideal: speedup = workers".into(), grey, Style::Line)];
     for (i, c) in spec.curves.iter().enumerate() {
         let colour = SERIES[i % SERIES.len()];
         chart
@@ -373,40 +409,19 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
                 colour.stroke_width(2),
             ))
             .map_err(err)?;
-        legend.push((format!("{} (predicted)", c.name), colour, false));
+        legend.push((format!("{} (predicted)", c.name), colour, Style::Line));
         legend.push((
             format!("Amdahl fit: serial fraction {:.1}%", 100.0 * s),
             colour,
-            true,
+            Style::Dashed,
         ));
     }
     // backend_coord is absolute; the area draws relative to its own corner.
     let (x0, y0) = chart.backend_coord(&(max_w * 1.05, y_max));
     let (bx, by) = area.get_base_pixel();
     let (ax, ay) = (x0 - bx + 24, y0 - by + 10);
-    for (i, (label, colour, dashed)) in legend.iter().enumerate() {
-        let y = ay + 24 * i as i32;
-        if *dashed {
-            for k in 0..3 {
-                area.draw(&PathElement::new(
-                    [(ax + k * 10, y), (ax + k * 10 + 6, y)],
-                    colour.stroke_width(2),
-                ))
-                .map_err(err)?;
-            }
-        } else {
-            area.draw(&PathElement::new(
-                [(ax, y), (ax + 26, y)],
-                colour.stroke_width(3),
-            ))
-            .map_err(err)?;
-        }
-        area.draw(&Text::new(
-            label.clone(),
-            (ax + 34, y),
-            text(14, HPos::Left, VPos::Center),
-        ))
-        .map_err(err)?;
+    for (i, (label, colour, style)) in legend.iter().enumerate() {
+        legend_entry(area, (ax, ay + 24 * i as i32), *colour, *style, label)?;
     }
     Ok(())
 }
@@ -463,18 +478,13 @@ pub fn draw_lines(spec: &Lines, path: &Path) -> DrawResult<()> {
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
             .map_err(err)?;
-        let y = y0 + 10 + 24 * i as i32;
-        root.draw(&PathElement::new(
-            [(x0 + 24, y), (x0 + 50, y)],
-            colour.stroke_width(3),
-        ))
-        .map_err(err)?;
-        root.draw(&Text::new(
-            name.clone(),
-            (x0 + 58, y),
-            text(14, HPos::Left, VPos::Center),
-        ))
-        .map_err(err)?;
+        legend_entry(
+            &root,
+            (x0 + 24, y0 + 10 + 24 * i as i32),
+            colour,
+            Style::Line,
+            name,
+        )?;
     }
     root.present().map_err(err)?;
     Ok(())
@@ -632,34 +642,13 @@ pub fn draw_curves_chart(spec: &Curves, path: &Path) -> DrawResult<()> {
                     .map_err(err)?;
             }
         }
-        let y = y0 + 12 + 24 * i as i32;
-        let x = x0 + 24;
-        match style {
-            Style::Line => root
-                .draw(&PathElement::new(
-                    [(x, y), (x + 26, y)],
-                    colour.stroke_width(3),
-                ))
-                .map_err(err)?,
-            Style::Dashed => {
-                for k in 0..3 {
-                    root.draw(&PathElement::new(
-                        [(x + k * 10, y), (x + k * 10 + 6, y)],
-                        colour.stroke_width(2),
-                    ))
-                    .map_err(err)?;
-                }
-            }
-            Style::Points => root
-                .draw(&Circle::new((x + 13, y), 6, colour.filled()))
-                .map_err(err)?,
-        }
-        root.draw(&Text::new(
-            name.clone(),
-            (x + 34, y),
-            text(14, HPos::Left, VPos::Center),
-        ))
-        .map_err(err)?;
+        legend_entry(
+            &root,
+            (x0 + 24, y0 + 12 + 24 * i as i32),
+            colour,
+            *style,
+            name,
+        )?;
     }
     root.present().map_err(err)?;
     Ok(())
