@@ -33,6 +33,7 @@ pub mod bundled;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod host;
 pub mod metrics;
 pub mod model;
 pub mod report;

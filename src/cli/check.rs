@@ -4,10 +4,11 @@ use crate::error::Error;
 use crate::model;
 
 pub(super) fn run(files: &[String]) -> Result<(), Error> {
+    let host = crate::host::resolve(None)?;
     let mut first_error = None;
     for file in files {
         let result = super::load_source(Some(file))
-            .and_then(|s| model::load(&s.label, &s.text, None).map_err(Error::from));
+            .and_then(|s| model::load(&s.label, &s.text, host.as_ref()).map_err(Error::from));
         match result {
             Ok(scenario) => {
                 let rows: usize = scenario.experiments.iter().map(|e| e.workers.len()).sum();

@@ -6,6 +6,7 @@
 //! scenario, so `cargo run --release` shows a result at once.
 
 mod amdahl;
+mod calibrate;
 mod check;
 mod latency;
 mod quiz;
@@ -22,6 +23,7 @@ use crate::bundled;
 use crate::error::{Error, ScenarioError};
 
 pub use amdahl::AmdahlArgs;
+pub use calibrate::CalibrateArgs;
 pub use latency::LatencyArgs;
 pub use quiz::QuizArgs;
 pub use run::RunArgs;
@@ -43,6 +45,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run a scenario over a grid: worker counts and what-if values of any setting.
     Sweep(SweepArgs),
+    /// Measure this host and write its profile (output/host.toml).
+    Calibrate(CalibrateArgs),
     /// The latency hierarchy at human scale (1 ns = 1 s), textbook and measured here.
     Latency(LatencyArgs),
     /// Amdahl's law, Gustafson's, the USL; Karp–Flatt and fits from measured times.
@@ -65,6 +69,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         None => run::run(&RunArgs::default()),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Sweep(args)) => sweep::run(&args),
+        Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Latency(args)) => latency::run(&args),
         Some(Command::Amdahl(args)) => amdahl::run(&args),
         Some(Command::Quiz(args)) => quiz::run(&args),

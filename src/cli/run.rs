@@ -52,6 +52,9 @@ pub struct RunArgs {
     /// No warnings or notes on stderr (errors still print).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Host profile for `preset = "host"` (default: output/host.toml if it exists).
+    #[arg(long, value_name = "PATH")]
+    pub host: Option<PathBuf>,
 }
 
 fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
@@ -100,7 +103,8 @@ pub fn simulate_all(
 
 pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     let source = super::load_source(args.scenario.as_deref())?;
-    let mut scenario = model::load(&source.label, &source.text, None)?;
+    let host = crate::host::resolve(args.host.as_deref())?;
+    let mut scenario = model::load(&source.label, &source.text, host.as_ref())?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }

@@ -53,6 +53,9 @@ pub struct SweepArgs {
     /// No warnings or notes on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Host profile for `preset = "host"` (default: output/host.toml if it exists).
+    #[arg(long, value_name = "PATH")]
+    pub host: Option<PathBuf>,
 }
 
 /// One `--set` axis.
@@ -154,7 +157,8 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
     }
     let source = super::load_source(Some(&args.scenario))?;
     // Report mistakes in the file at their real position first.
-    let base = model::load(&source.label, &source.text, None)?;
+    let host = crate::host::resolve(args.host.as_deref())?;
+    let base = model::load(&source.label, &source.text, host.as_ref())?;
     if !args.quiet {
         for w in &base.warnings {
             eprintln!("warning: {w}");

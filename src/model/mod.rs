@@ -165,6 +165,37 @@ pub fn load(file: &str, text: &str, host: Option<&Preset>) -> Result<Scenario, S
     build(&mut ctx, &raw, host)
 }
 
+/// Reads a host profile: `[machine]` and `[python]` tables only, on top of the
+/// uncalibrated host preset (detected hardware threads and documented defaults).
+pub fn load_profile(file: &str, text: &str) -> Result<Preset, ScenarioError> {
+    // The scenario grammar wants a name; add one on a line of its own and shift positions
+    // back so errors point into the user's file.
+    let wrapped = format!("name = \"host profile\"\n{text}");
+    let unshift = |mut e: ScenarioError| {
+        e.line = e.line.saturating_sub(1).max(1);
+        e
+    };
+    let raw = scenario::parse(file, &wrapped).map_err(unshift)?;
+    let mut ctx = Ctx {
+        file,
+        text: &wrapped,
+        warnings: Vec::new(),
+    };
+    if !raw.experiments.is_empty() || !raw.tasks.0.is_empty() || raw.job.is_some() {
+        return Err(ScenarioError::at(
+            file,
+            text,
+            0,
+            "a host profile has only [machine] and [python] tables",
+        ));
+    }
+    let mut machine = machine::build(&mut ctx, raw.machine.as_ref(), None).map_err(unshift)?;
+    machine.preset = "host".into();
+    let python =
+        python::build(&mut ctx, preset::default_python(), raw.python.as_ref()).map_err(unshift)?;
+    Ok(Preset { machine, python })
+}
+
 /// Validation context: where we are, for messages.
 pub(crate) struct Ctx<'a> {
     file: &'a str,

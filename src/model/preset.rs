@@ -134,9 +134,9 @@ pub fn machine(name: &str, host_profile: Option<&Preset>) -> Option<(Machine, Op
                 (
                     base_machine("host", threads, 1),
                     Some(format!(
-                        "no host profile yet: preset \"host\" is this machine's {threads} \
-                         hardware threads (as cores, no SMT) with default costs; \
-                         `gilsim calibrate` will measure them"
+                        "no host profile (output/host.toml): preset \"host\" is this \
+                         machine's {threads} hardware threads (as cores, no SMT) with default \
+                         costs; run `gilsim calibrate` to measure them"
                     )),
                 )
             }

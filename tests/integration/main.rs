@@ -4,6 +4,7 @@
 
 mod alloc;
 mod bad_scenarios;
+mod calibrate;
 mod charts;
 mod cli;
 mod determinism;

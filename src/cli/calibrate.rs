@@ -1,0 +1,301 @@
+//! `gilsim calibrate [--out PATH] [--quick]`: measure this host and write its profile.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::Error;
+use crate::host::{self, measure, Notes};
+use crate::model::{preset, Preset};
+use crate::report;
+use crate::time::SimDuration;
+
+/// Options of `gilsim calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Where to write the profile.
+    #[arg(long, value_name = "PATH", default_value = host::DEFAULT_PATH)]
+    pub out: PathBuf,
+    /// A shorter run (under 20 s): fewer rounds, fork only for Pool start.
+    #[arg(long)]
+    pub quick: bool,
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn sim(d: Duration) -> SimDuration {
+    SimDuration(d.as_nanos().min(u64::MAX as u128) as u64)
+}
+
+/// Runs the CPython probe; `None` (with the reason) when python3 is missing or fails.
+fn python_probe(quick: bool) -> Result<serde_json::Value, String> {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(host::PYTHON_PROBE);
+    if quick {
+        cmd.arg("--quick");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("python3 not available ({e})"))?;
+    // Reap the child whatever happens: a hung probe is killed after two minutes.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("the python3 probe took more than 2 minutes; killed".into());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("waiting for python3: {e}")),
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("reading python3's output: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the python3 probe failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("the python3 probe's output: {e}"))
+}
+
+pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
+    let started = Instant::now();
+    let steps = 8;
+    let bar = if !args.quiet && std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
+    );
+    let step = |msg: &str| {
+        bar.set_message(msg.to_string());
+        bar.inc(1);
+    };
+    let mut notes: Notes = Vec::new();
+    let mut note = |key: &str, how: &str| notes.push((key.to_string(), how.to_string()));
+
+    let (mut machine, _) = preset::machine("host", None).expect("the host preset exists");
+    let mut python = preset::default_python();
+    note(
+        "machine.time_slice",
+        "not measured: Linux CFS gives two runnable threads ~3-4 ms each (default)",
+    );
+    note(
+        "machine.context_switch",
+        "not measured: needs CPU pinning; documented default",
+    );
+    note(
+        "machine.smt_speedup",
+        "not measured: documented default (Intel: up to 1.3)",
+    );
+
+    step("topology");
+    let (cores, smt) = measure::topology();
+    machine.cores = cores.value;
+    machine.smt = smt.value;
+    note("machine.cores", &cores.how);
+    note("machine.smt", &smt.how);
+
+    step("speed with 1..N busy hardware threads");
+    let (rounds, run) = if args.quick {
+        (3, Duration::from_millis(150))
+    } else {
+        (7, Duration::from_millis(300))
+    };
+    let freq = measure::frequency(machine.hw_threads(), rounds, run);
+    // The model's frequency is per busy core; without SMT, busy threads are busy cores.
+    machine.frequency = freq.value.clone();
+    note("machine.frequency", &freq.how);
+
+    step("wake-up latency");
+    let wake = measure::wakeup(if args.quick { 2000 } else { 10_000 });
+    machine.wakeup = sim(wake.value);
+    note("machine.wakeup", &wake.how);
+    let oversleep = measure::sleep_overshoot(if args.quick { 50 } else { 200 });
+
+    step("memory latency and bandwidth");
+    let mem = measure::memory(args.quick);
+    machine.cache = mem.caches.value;
+    for key in ["l1", "l2", "l3"] {
+        note(&format!("machine.cache.{key}"), &mem.caches.how);
+    }
+    let [l1, l2, l3, ram] = mem.latency.value;
+    machine.latency.l1 = sim(l1);
+    machine.latency.l2 = sim(l2);
+    machine.latency.l3 = sim(l3);
+    machine.latency.ram = sim(ram);
+    let [b1, b2, b3, bram] = mem.bandwidth.value;
+    machine.bandwidth.l1 = b1;
+    machine.bandwidth.l2 = b2;
+    machine.bandwidth.l3 = b3;
+    machine.bandwidth.ram = bram;
+    for key in ["l1", "l2", "l3", "ram"] {
+        note(&format!("machine.latency.{key}"), &mem.latency.how);
+        note(&format!("machine.bandwidth.{key}"), &mem.bandwidth.how);
+    }
+
+    step("disk write and fsync");
+    let disk_dir = args
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    match measure::disk(&disk_dir, args.quick) {
+        Ok((latency, rate)) => {
+            machine.latency.ssd = sim(latency.value);
+            machine.bandwidth.ssd = rate.value;
+            note(
+                "machine.latency.ssd",
+                &format!("this host's disk: {}", latency.how),
+            );
+            note(
+                "machine.bandwidth.ssd",
+                &format!("this host's disk: {}", rate.how),
+            );
+        }
+        Err(e) => {
+            note(
+                "machine.latency.ssd",
+                &format!("not measured ({e}); default"),
+            );
+        }
+    }
+
+    step("loopback round trip");
+    if let Some(rtt) = measure::loopback() {
+        machine.latency.loopback = sim(rtt.value);
+        note("machine.latency.loopback", &rtt.how);
+    }
+
+    step("CPython costs (python3)");
+    let python_note = match python_probe(args.quick) {
+        Ok(v) => {
+            let secs = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+            let mut set = |key: &str, slot: &mut SimDuration, field: &str, how: &str| {
+                if let Some(s) = secs(field) {
+                    *slot = SimDuration::from_secs_f64(s);
+                    note(key, how);
+                }
+            };
+            set(
+                "python.switch_interval",
+                &mut python.switch_interval,
+                "switch_interval",
+                "sys.getswitchinterval()",
+            );
+            set(
+                "python.thread_start",
+                &mut python.thread_start,
+                "thread_start",
+                "threading.Thread(target=int).start() + join, best of 3",
+            );
+            set(
+                "python.dispatch.threads",
+                &mut python.dispatch.threads,
+                "dispatch_threads",
+                "ThreadPoolExecutor(1).map(int, ...) per task, best of 3",
+            );
+            set(
+                "python.dispatch.processes",
+                &mut python.dispatch.processes,
+                "dispatch_processes",
+                "Pool(1).map(abs, ..., chunksize=1) per task (fork), best of 2",
+            );
+            set(
+                "python.dispatch.asyncio",
+                &mut python.dispatch.asyncio,
+                "dispatch_asyncio",
+                "await asyncio.sleep(0) in 10 gathered coroutines, per resume",
+            );
+            set(
+                "python.ipc_latency",
+                &mut python.ipc_latency,
+                "ipc_latency",
+                "half a 1-byte multiprocessing.Pipe round trip to a forked process",
+            );
+            for (method, field) in [
+                ("fork", "process_start_fork"),
+                ("forkserver", "process_start_forkserver"),
+                ("spawn", "process_start_spawn"),
+            ] {
+                let slot = match method {
+                    "fork" => &mut python.process_start.fork,
+                    "forkserver" => &mut python.process_start.forkserver,
+                    _ => &mut python.process_start.spawn,
+                };
+                set(
+                    &format!("python.process_start.{method}"),
+                    slot,
+                    field,
+                    &format!("with get_context('{method}').Pool(1): map(abs, [1]), median of 3"),
+                );
+            }
+            if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {
+                python.pickle = r;
+                note(
+                    "python.pickle",
+                    "pickle.dumps/loads of 16 MiB of bytes, best of 3",
+                );
+            }
+            if let Some(r) = secs("ipc").filter(|r| *r > 0.0) {
+                python.ipc = r;
+                note(
+                    "python.ipc",
+                    "8 MiB through a multiprocessing.Pipe to a forked process",
+                );
+            }
+            format!(
+                "CPython {} measured",
+                v.get("python").and_then(|p| p.as_str()).unwrap_or("?")
+            )
+        }
+        Err(reason) => format!("CPython costs are defaults: {reason}"),
+    };
+    bar.finish_and_clear();
+
+    let elapsed = started.elapsed();
+    let header = format!(
+        "gilsim host profile, written by `gilsim calibrate{}` in {:.0} s.\n\
+         The same keys as a scenario's [machine] and [python]; each value says how it was measured.\n\
+         Sleep overshoot (time.sleep / thread::sleep of 1 ms oversleeps by): {} — {}.\n\
+         {python_note}.",
+        if args.quick { " --quick" } else { "" },
+        elapsed.as_secs_f64(),
+        sim(oversleep.value),
+        oversleep.how
+    );
+    let profile = Preset { machine, python };
+    let text = host::render(&profile, &notes, &header);
+    // What we write must load back: check before replacing a good profile.
+    crate::model::load_profile(&args.out.display().to_string(), &text).map_err(|e| {
+        Error::Run(format!(
+            "the measured profile does not validate (a bug): {e}"
+        ))
+    })?;
+    report::write_atomic(&args.out, text.as_bytes())
+        .map_err(|e| Error::Run(format!("cannot write {}: {e}", args.out.display())))?;
+    super::print_stdout(&text)?;
+    if !args.quiet {
+        eprintln!(
+            "wrote {} ({:.0} s); `preset = \"host\"` now uses it",
+            args.out.display(),
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}

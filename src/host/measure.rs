@@ -1,0 +1,283 @@
+//! Measuring this machine: the probes behind `gilsim calibrate`.
+//!
+//! Every probe returns its value and a one-line note of how it was measured, which the
+//! profile writes beside the value. This host is a shared VM whose speed drifts by tens of
+//! percent within seconds, so ratios (the speed with k busy threads against one) are taken
+//! within one round and the median of the rounds is kept; single latencies keep the best of
+//! a few runs.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::teach::latency;
+
+/// A measured value and how it was measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note<T> {
+    /// The value.
+    pub value: T,
+    /// How it was measured (written as a comment in the profile).
+    pub how: String,
+}
+
+fn note<T>(value: T, how: impl Into<String>) -> Note<T> {
+    Note {
+        value,
+        how: how.into(),
+    }
+}
+
+/// Hardware threads and SMT as the OS reports them.
+pub fn topology() -> (Note<u32>, Note<u32>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let siblings =
+        std::fs::read_to_string("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list")
+            .ok()
+            .map(|s| {
+                s.trim()
+                    .split(',')
+                    .map(|part| match part.split_once('-') {
+                        Some((a, b)) => {
+                            b.parse::<u32>().unwrap_or(0) - a.parse::<u32>().unwrap_or(0) + 1
+                        }
+                        None => 1,
+                    })
+                    .sum::<u32>()
+                    .max(1)
+            })
+            .unwrap_or(1);
+    let smt = if threads.is_multiple_of(siblings) {
+        siblings
+    } else {
+        1
+    };
+    (
+        note(
+            threads / smt,
+            format!("{threads} hardware threads (available_parallelism) / smt"),
+        ),
+        note(smt, "cpu0's thread_siblings_list in sysfs"),
+    )
+}
+
+/// Spin-loop iterations per second in each of `k` threads running at once for `run`.
+fn spin_rate(k: u32, run: Duration) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let counts: Vec<Arc<AtomicU64>> = (0..k).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let handles: Vec<_> = counts
+        .iter()
+        .map(|c| {
+            let (c, stop) = (Arc::clone(c), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                let mut x = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..1000 {
+                        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                    n += 1;
+                }
+                c.store(n, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    std::thread::sleep(run);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    let total: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    total as f64 / k as f64 / run.as_secs_f64()
+}
+
+/// Per-thread speed with 1..=threads busy, relative to one busy thread.
+pub fn frequency(threads: u32, rounds: u32, run: Duration) -> Note<Vec<f64>> {
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); threads as usize];
+    for _ in 0..rounds {
+        let one = spin_rate(1, run);
+        for k in 1..=threads {
+            let r = if k == 1 { 1.0 } else { spin_rate(k, run) / one };
+            ratios[k as usize - 1].push(r);
+        }
+    }
+    let freq = ratios
+        .into_iter()
+        .map(|mut r| {
+            r.sort_by(f64::total_cmp);
+            (r[r.len() / 2] * 1000.0).round() / 1000.0
+        })
+        .collect();
+    note(
+        freq,
+        format!(
+            "spin-loop speed per thread with 1..{threads} threads busy, relative to one; \
+             median of {rounds} rounds of {} ms (a VM's shared cores show here)",
+            run.as_millis()
+        ),
+    )
+}
+
+/// Half a condition-variable ping-pong between two threads: the time from a notify to
+/// the woken thread running.
+pub fn wakeup(rounds: u32) -> Note<Duration> {
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let other = Arc::clone(&pair);
+    let h = std::thread::spawn(move || {
+        let (m, cv) = &*other;
+        let mut turn = m.lock().expect("not poisoned");
+        for i in 0..rounds {
+            while *turn != 2 * i + 1 {
+                turn = cv.wait(turn).expect("not poisoned");
+            }
+            *turn += 1;
+            cv.notify_one();
+        }
+    });
+    let (m, cv) = &*pair;
+    let start = Instant::now();
+    let mut turn = m.lock().expect("not poisoned");
+    for i in 0..rounds {
+        *turn = 2 * i + 1;
+        cv.notify_one();
+        while *turn != 2 * i + 2 {
+            turn = cv.wait(turn).expect("not poisoned");
+        }
+    }
+    drop(turn);
+    let elapsed = start.elapsed();
+    let _ = h.join();
+    note(
+        elapsed / (2 * rounds),
+        format!("half of a condvar ping-pong between two threads, {rounds} round trips"),
+    )
+}
+
+/// How much `thread::sleep(1 ms)` oversleeps (median).
+pub fn sleep_overshoot(n: u32) -> Note<Duration> {
+    let mut over: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            std::thread::sleep(Duration::from_millis(1));
+            t.elapsed().saturating_sub(Duration::from_millis(1))
+        })
+        .collect();
+    over.sort();
+    note(
+        over[over.len() / 2],
+        format!("median of {n} sleeps of 1 ms"),
+    )
+}
+
+/// Sequential read bandwidth over a working set of `bytes`, bytes per second (best of 3).
+pub fn read_bandwidth(bytes: usize, total: usize) -> f64 {
+    let data: Vec<u64> = (0..bytes / 8).map(|i| i as u64).collect();
+    let passes = (total / bytes).max(1);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut sum = 0u64;
+        for _ in 0..passes {
+            sum = black_box(&data).iter().fold(sum, |a, &x| a.wrapping_add(x));
+        }
+        black_box(sum);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (bytes * passes) as f64 / best
+}
+
+/// Memory latency per level (pointer chasing) and cache sizes from sysfs.
+pub struct Memory {
+    /// L1, L2, L3 sizes.
+    pub caches: Note<[u64; 3]>,
+    /// L1, L2, L3, RAM latency per dependent load.
+    pub latency: Note<[Duration; 4]>,
+    /// L1, L2, L3, RAM sequential read bandwidth, bytes per second.
+    pub bandwidth: Note<[f64; 4]>,
+}
+
+/// Measures the memory hierarchy.
+pub fn memory(quick: bool) -> Memory {
+    let caches = latency::host_caches();
+    let sets = [
+        caches[0] / 2,
+        caches[1] / 2,
+        (caches[1] * 4).min(caches[2] / 2),
+        if quick { 128 << 20 } else { 512 << 20 },
+    ];
+    let loads = if quick { 200_000 } else { 1_000_000 };
+    let lat = sets.map(|b| Duration::from_secs_f64(latency::chase(b, loads)));
+    let total = if quick { 256 << 20 } else { 1 << 30 };
+    let bw = sets.map(|b| read_bandwidth(b as usize, total));
+    Memory {
+        caches: note(
+            caches,
+            "cpu0's cache sizes in sysfs (data and unified caches)",
+        ),
+        latency: note(
+            lat,
+            format!(
+                "pointer chasing (random cycle of 64-byte lines) in working sets of {}, {}, {}, {}",
+                crate::report::csv_size(sets[0]),
+                crate::report::csv_size(sets[1]),
+                crate::report::csv_size(sets[2]),
+                crate::report::csv_size(sets[3])
+            ),
+        ),
+        bandwidth: note(
+            bw,
+            "sequential 8-byte reads over the same working sets, best of 3",
+        ),
+    }
+}
+
+/// Disk: fsync latency of a 4 KiB write and write+fsync bandwidth, in `dir`.
+pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<(Note<Duration>, Note<f64>)> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!(".gilsim-calibrate-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        let block = vec![7u8; 4096];
+        let n = if quick { 20 } else { 100 };
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            f.write_all(&block)?;
+            f.sync_data()?;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let big = vec![1u8; if quick { 16 << 20 } else { 64 << 20 }];
+        let t = Instant::now();
+        f.write_all(&big)?;
+        f.sync_data()?;
+        let rate = big.len() as f64 / t.elapsed().as_secs_f64();
+        Ok((
+            note(
+                times[n / 2],
+                format!("median of {n} 4 KiB writes + fdatasync"),
+            ),
+            note(
+                rate,
+                format!(
+                    "{} write + fdatasync",
+                    crate::report::csv_size(big.len() as u64)
+                ),
+            ),
+        ))
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Loopback TCP round trip.
+pub fn loopback() -> Option<Note<Duration>> {
+    latency::measure_loopback().map(|s| {
+        note(
+            Duration::from_secs_f64(s),
+            "median TCP round trip of one byte on 127.0.0.1 (Nagle off)",
+        )
+    })
+}

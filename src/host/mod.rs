@@ -1,0 +1,239 @@
+//! This machine: measuring it (`gilsim calibrate`) and the host profile it writes.
+//!
+//! The profile (`output/host.toml` by default) has the same keys as a scenario's
+//! `[machine]` and `[python]` tables, each value followed by a comment saying how it was
+//! measured or why it was not. `preset = "host"` uses it; `--host PATH` names another.
+//! Values that cannot be measured from user space without special privileges or hardware
+//! (time slice, context-switch cost without CPU pinning, HDD, LAN, WAN) keep their
+//! documented defaults and say so.
+
+pub mod measure;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, ScenarioError};
+use crate::model::{Machine, Preset, Python};
+use crate::time::SimDuration;
+
+/// Where `gilsim calibrate` writes and `preset = "host"` looks by default.
+pub const DEFAULT_PATH: &str = "output/host.toml";
+
+/// The CPython probe script (run with `python3 -c`).
+pub const PYTHON_PROBE: &str = include_str!("probe.py");
+
+/// How each value of a profile was obtained, by key (`machine.wakeup`, `python.pickle`).
+pub type Notes = Vec<(String, String)>;
+
+fn how<'a>(notes: &'a Notes, key: &str) -> &'a str {
+    notes
+        .iter()
+        .find(|(k, _)| k == key)
+        .map_or("not measured: documented default", |(_, h)| h.as_str())
+}
+
+fn dur(d: SimDuration) -> String {
+    format!("\"{}ns\"", d.as_nanos())
+}
+
+fn rate(r: f64) -> String {
+    format!("\"{}B/s\"", r.round() as u64)
+}
+
+fn put(out: &mut String, notes: &Notes, key: &str, section: &str, value: String) {
+    let _ = writeln!(
+        out,
+        "{key} = {value}  # {}",
+        how(notes, &format!("{section}.{key}"))
+    );
+}
+
+/// The profile as TOML text, with a comment after every value.
+pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
+    let m: &Machine = &preset.machine;
+    let p: &Python = &preset.python;
+    let mut out = String::new();
+    for line in header.lines() {
+        let _ = writeln!(out, "# {line}");
+    }
+    let mut text = String::new();
+    {
+        text.push_str("\n[machine]\n");
+        put(&mut text, notes, "cores", "machine", m.cores.to_string());
+        put(&mut text, notes, "smt", "machine", m.smt.to_string());
+        put(
+            &mut text,
+            notes,
+            "smt_speedup",
+            "machine",
+            format!("{}", m.smt_speedup),
+        );
+        put(
+            &mut text,
+            notes,
+            "frequency",
+            "machine",
+            format!(
+                "[{}]",
+                m.frequency
+                    .iter()
+                    .map(|f| format!("{f}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        put(&mut text, notes, "time_slice", "machine", dur(m.time_slice));
+        put(
+            &mut text,
+            notes,
+            "context_switch",
+            "machine",
+            dur(m.context_switch),
+        );
+        put(&mut text, notes, "wakeup", "machine", dur(m.wakeup));
+        text.push_str("\n[machine.latency]\n");
+        let l = &m.latency;
+        for (k, v) in [
+            ("l1", l.l1),
+            ("l2", l.l2),
+            ("l3", l.l3),
+            ("ram", l.ram),
+            ("ssd", l.ssd),
+            ("hdd", l.hdd),
+            ("loopback", l.loopback),
+            ("lan", l.lan),
+            ("wan", l.wan),
+        ] {
+            put(&mut text, notes, k, "machine.latency", dur(v));
+        }
+        text.push_str("\n[machine.bandwidth]\n");
+        let b = &m.bandwidth;
+        for (k, v) in [
+            ("l1", b.l1),
+            ("l2", b.l2),
+            ("l3", b.l3),
+            ("ram", b.ram),
+            ("ssd", b.ssd),
+            ("hdd", b.hdd),
+            ("loopback", b.loopback),
+            ("lan", b.lan),
+            ("wan", b.wan),
+        ] {
+            put(&mut text, notes, k, "machine.bandwidth", rate(v));
+        }
+        text.push_str("\n[machine.cache]\n");
+        for (k, v) in [("l1", m.cache[0]), ("l2", m.cache[1]), ("l3", m.cache[2])] {
+            put(&mut text, notes, k, "machine.cache", format!("\"{v}B\""));
+        }
+        text.push_str("\n[python]\n");
+        put(&mut text, notes, "gil", "python", p.gil.to_string());
+        put(
+            &mut text,
+            notes,
+            "switch_interval",
+            "python",
+            dur(p.switch_interval),
+        );
+        put(
+            &mut text,
+            notes,
+            "thread_start",
+            "python",
+            dur(p.thread_start),
+        );
+        put(&mut text, notes, "pickle", "python", rate(p.pickle));
+        put(&mut text, notes, "ipc", "python", rate(p.ipc));
+        put(
+            &mut text,
+            notes,
+            "ipc_latency",
+            "python",
+            dur(p.ipc_latency),
+        );
+        text.push_str("\n[python.process_start]\n");
+        let s = &p.process_start;
+        for (k, v) in [
+            ("fork", s.fork),
+            ("forkserver", s.forkserver),
+            ("spawn", s.spawn),
+        ] {
+            put(&mut text, notes, k, "python.process_start", dur(v));
+        }
+        text.push_str("\n[python.dispatch]\n");
+        let d = &p.dispatch;
+        for (k, v) in [
+            ("threads", d.threads),
+            ("processes", d.processes),
+            ("asyncio", d.asyncio),
+        ] {
+            put(&mut text, notes, k, "python.dispatch", dur(v));
+        }
+    }
+    out.push_str(&text);
+    out
+}
+
+/// Reads a host profile.
+pub fn load(path: &Path) -> Result<Preset, Error> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Scenario(ScenarioError::whole_file(
+            &label,
+            format!("cannot read the host profile: {e}"),
+        ))
+    })?;
+    crate::model::load_profile(&label, &text).map_err(Error::Scenario)
+}
+
+/// The profile `--host` names, or `output/host.toml` when it exists, or none.
+pub fn resolve(flag: Option<&Path>) -> Result<Option<Preset>, Error> {
+    match flag {
+        Some(p) => load(p).map(Some),
+        None if Path::new(DEFAULT_PATH).is_file() => load(Path::new(DEFAULT_PATH)).map(Some),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::preset;
+
+    #[test]
+    fn a_profile_round_trips_through_its_text() {
+        let (mut machine, _) = preset::machine("laptop-4c8t", None).unwrap();
+        machine.preset = "host".into();
+        machine.frequency = vec![1.0, 0.823];
+        machine.wakeup = SimDuration(23_456);
+        machine.latency.l1 = SimDuration(2);
+        machine.bandwidth.ram = 9_876_543_210.0;
+        let mut python = preset::default_python();
+        python.pickle = 1_345_166_833.0;
+        python.process_start.spawn = SimDuration(148_019_692);
+        let profile = Preset { machine, python };
+        let notes = vec![(
+            "machine.wakeup".to_string(),
+            "condvar ping-pong".to_string(),
+        )];
+        let text = render(&profile, &notes, "test profile");
+        assert!(text.contains("wakeup = \"23456ns\"  # condvar ping-pong"));
+        let back = crate::model::load_profile("host.toml", &text).unwrap();
+        assert_eq!(back, profile);
+    }
+
+    #[test]
+    fn a_bad_profile_value_is_reported_at_its_line() {
+        let err = crate::model::load_profile("host.toml", "[machine]\ncores = 0\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 9));
+        let err = crate::model::load_profile(
+            "host.toml",
+            "[[experiment]]\nname = \"x\"\nstrategy = \"serial\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("only [machine] and [python]"),
+            "{}",
+            err.message
+        );
+    }
+}

@@ -1,0 +1,134 @@
+"""gilsim calibrate: CPython's concurrency costs on this host, printed as one JSON object.
+
+Each figure is a median or a best-of-N (the least-disturbed run on a shared machine).
+Run by `gilsim calibrate`; `python3 probe.py [--quick]` runs it by hand.
+"""
+import asyncio
+import json
+import multiprocessing as mp
+import pickle
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+QUICK = "--quick" in sys.argv
+now = time.perf_counter
+
+
+def best(f, reps=3):
+    return min(f() for _ in range(reps))
+
+
+def thread_start():
+    n = 100 if QUICK else 400
+    t = now()
+    for _ in range(n):
+        th = threading.Thread(target=int)
+        th.start()
+        th.join()
+    return (now() - t) / n
+
+
+def dispatch_threads():
+    n = 1000 if QUICK else 5000
+    with ThreadPoolExecutor(1) as ex:
+        list(ex.map(int, range(100)))
+        t = now()
+        list(ex.map(int, range(n)))
+        return (now() - t) / n
+
+
+def pickle_rate():
+    data = bytes(range(256)) * 4096 * 16  # 16 MiB
+    t = now()
+    blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    dumps = now() - t
+    t = now()
+    pickle.loads(blob)
+    loads = now() - t
+    return len(data) / ((dumps + loads) / 2)
+
+
+def _echo(conn):
+    while True:
+        msg = conn.recv_bytes()
+        if msg == b"stop":
+            return
+        conn.send_bytes(msg[:1])
+
+
+def pipe_costs():
+    ctx = mp.get_context("fork")
+    a, b = ctx.Pipe()
+    p = ctx.Process(target=_echo, args=(b,))
+    p.start()
+    n = 300 if QUICK else 2000
+    t = now()
+    for _ in range(n):
+        a.send_bytes(b"x")
+        a.recv_bytes()
+    latency = (now() - t) / n / 2
+    big = bytes(8 << 20)
+    t = now()
+    a.send_bytes(big)
+    a.recv_bytes()
+    rate = len(big) / max(now() - t - 2 * latency, 1e-9)
+    a.send_bytes(b"stop")
+    p.join()
+    return latency, rate
+
+
+def pool_start(method):
+    ctx = mp.get_context(method)
+    t = now()
+    with ctx.Pool(1) as pool:
+        pool.map(abs, [1])
+    return now() - t
+
+
+def dispatch_processes():
+    n = 300 if QUICK else 2000
+    with mp.get_context("fork").Pool(1) as pool:
+        pool.map(abs, range(10), chunksize=1)
+        t = now()
+        pool.map(abs, range(n), chunksize=1)
+        return (now() - t) / n
+
+
+def asyncio_resume():
+    n = 2000 if QUICK else 20000
+
+    async def spin():
+        for _ in range(n // 10):
+            await asyncio.sleep(0)
+
+    async def main():
+        t = now()
+        await asyncio.gather(*(spin() for _ in range(10)))
+        return (now() - t) / n
+
+    return asyncio.run(main())
+
+
+def main():
+    out = {
+        "python": sys.version.split()[0],
+        "switch_interval": sys.getswitchinterval(),
+        "thread_start": best(thread_start),
+        "dispatch_threads": best(dispatch_threads),
+        "pickle": max(pickle_rate() for _ in range(3)),
+        "dispatch_asyncio": best(asyncio_resume),
+        "dispatch_processes": best(dispatch_processes, 2),
+    }
+    lat, rate = min(pipe_costs() for _ in range(2))
+    out["ipc_latency"], out["ipc"] = lat, rate
+    methods = ["fork"] if QUICK else ["fork", "forkserver", "spawn"]
+    for m in methods:
+        out["process_start_" + m] = statistics.median(pool_start(m) for _ in range(3))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
