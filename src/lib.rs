@@ -43,3 +43,4 @@ pub mod teach;
 pub mod time;
 pub mod trace;
 pub mod units;
+pub mod validate;

@@ -13,6 +13,7 @@ mod quiz;
 mod run;
 mod scenarios;
 mod sweep;
+mod validate;
 
 use std::io::Write;
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use latency::LatencyArgs;
 pub use quiz::QuizArgs;
 pub use run::RunArgs;
 pub use sweep::SweepArgs;
+pub use validate::ValidateArgs;
 
 /// gilsim: what threads, processes and asyncio will do to your Python program, and why.
 #[derive(Debug, Parser)]
@@ -45,6 +47,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run a scenario over a grid: worker counts and what-if values of any setting.
     Sweep(SweepArgs),
+    /// Run a scenario for real on this host and compare with the prediction.
+    Validate(ValidateArgs),
     /// Measure this host and write its profile (output/host.toml).
     Calibrate(CalibrateArgs),
     /// The latency hierarchy at human scale (1 ns = 1 s), textbook and measured here.
@@ -69,6 +73,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         None => run::run(&RunArgs::default()),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Sweep(args)) => sweep::run(&args),
+        Some(Command::Validate(args)) => validate::run(&args),
         Some(Command::Calibrate(args)) => calibrate::run(&args),
         Some(Command::Latency(args)) => latency::run(&args),
         Some(Command::Amdahl(args)) => amdahl::run(&args),

@@ -366,6 +366,15 @@ pub struct LatencyBars {
     pub rows: Vec<(String, f64, Option<f64>)>,
 }
 
+/// Predicted against measured time per result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// Chart title.
+    pub title: String,
+    /// (label, predicted, measured median, min, max), seconds.
+    pub rows: Vec<(String, f64, f64, f64, f64)>,
+}
+
 /// How a series of a [`Curves`] chart is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {

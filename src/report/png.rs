@@ -14,7 +14,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::chart::{amdahl, Curves, LatencyBars, Lines, Speedup, Style, Timeline, SHARES};
+use super::chart::{
+    amdahl, Curves, LatencyBars, Lines, Speedup, Style, Timeline, Validation, SHARES,
+};
 use crate::trace::State;
 
 static FONT: Once = Once::new();
@@ -648,6 +650,93 @@ pub fn draw_curves_chart(spec: &Curves, path: &Path) -> DrawResult<()> {
             colour,
             *style,
             name,
+        )?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Draws predicted vs measured bars (with the measured min–max as a whisker) to `path`.
+pub fn draw_validation(spec: &Validation, path: &Path) -> DrawResult<()> {
+    register_font();
+    let n = spec.rows.len().max(1);
+    let height = 110 + n as u32 * 50 + 60;
+    let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (main, legend) = root.split_vertically(height - 50);
+    let x_max = spec
+        .rows
+        .iter()
+        .map(|r| r.1.max(r.4))
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.35;
+    let mut chart = ChartBuilder::on(&main)
+        .caption(&spec.title, ("sans-serif", 22))
+        .margin(12)
+        .margin_left(0)
+        .x_label_area_size(50)
+        .y_label_area_size(LABEL_AREA + 40)
+        .build_cartesian_2d(0f64..x_max, 0f64..n as f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .x_desc("time (s)")
+        .axis_desc_style(("sans-serif", 16))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    let (predicted, measured) = (SERIES[0], SERIES[1]);
+    for (i, (label, p, median, lo, hi)) in spec.rows.iter().enumerate() {
+        let top = (n - i) as f64 - 0.1;
+        let mid = (n - i) as f64 - 0.5;
+        let bottom = (n - i - 1) as f64 + 0.1;
+        chart
+            .draw_series([
+                Rectangle::new([(0.0, mid), (*p, top)], predicted.filled()),
+                Rectangle::new([(0.0, bottom), (*median, mid)], measured.filled()),
+            ])
+            .map_err(err)?;
+        let whisker_y = (bottom + mid) / 2.0;
+        chart
+            .draw_series([PathElement::new(
+                [(*lo, whisker_y), (*hi, whisker_y)],
+                BLACK.stroke_width(2),
+            )])
+            .map_err(err)?;
+        let err_pct = (p - median) / median * 100.0;
+        let (px, py) = chart.backend_coord(&(p.max(*hi), mid));
+        root.draw(&Text::new(
+            format!("{err_pct:+.1}%"),
+            (px + 8, py),
+            text(14, HPos::Left, VPos::Center),
+        ))
+        .map_err(err)?;
+        let (lx, ly) = chart.backend_coord(&(0.0, mid));
+        root.draw(&Text::new(
+            label.clone(),
+            (lx - 10, ly),
+            text(14, HPos::Right, VPos::Center),
+        ))
+        .map_err(err)?;
+    }
+    let entries = [
+        ("predicted", predicted, Style::Line),
+        (
+            "measured median (line: min–max of the runs)",
+            measured,
+            Style::Line,
+        ),
+    ];
+    for (i, (label, colour, style)) in entries.iter().enumerate() {
+        legend_entry(
+            &legend,
+            (LABEL_AREA as i32 + 40 + 260 * i as i32, 20),
+            *colour,
+            *style,
+            label,
         )?;
     }
     root.present().map_err(err)?;

@@ -10,6 +10,7 @@ mod cli;
 mod determinism;
 mod snapshots;
 mod teach;
+mod validate;
 
 use std::path::{Path, PathBuf};
 

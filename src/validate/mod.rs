@@ -1,0 +1,130 @@
+//! Running a scenario for real and comparing with the prediction (`gilsim validate`).
+//!
+//! The prediction is made for *this* host: the scenario's `[machine]` is replaced by
+//! `preset = "host"` (the calibrated profile) and its `[python]` costs by the profile's,
+//! keeping only what the program itself sets (`switch_interval`, via
+//! `sys.setswitchinterval`). Named presets describe other machines; validating them here
+//! would compare a laptop's prediction with this VM's run.
+//!
+//! Runs are interleaved — repetition by repetition, every experiment once — so drift of
+//! the host's speed over a minute spreads over all experiments instead of biasing one.
+//! Each run is its own `python3` process in its own process group, killed (with its Pool
+//! workers) if it outlives its timeout.
+
+pub mod python;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The scenario text with `[machine]` replaced by the host preset and `[python]` reduced
+/// to what a generated program controls.
+pub fn rebase_on_host(text: &str) -> Result<String, String> {
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let mut machine = toml::Table::new();
+    machine.insert("preset".into(), toml::Value::String("host".into()));
+    doc.insert("machine".into(), toml::Value::Table(machine));
+    if let Some(toml::Value::Table(python)) = doc.get_mut("python") {
+        python.retain(|k, _| k == "switch_interval" || k == "gil");
+    }
+    Ok(toml::to_string(&doc).expect("a TOML table serialises"))
+}
+
+/// Runs one experiment of a generated program and returns its wall time in seconds.
+pub fn run_once(
+    program: &Path,
+    experiment: &str,
+    workers: u32,
+    timeout: Duration,
+) -> Result<f64, String> {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("python3")
+        .arg(program)
+        .args([
+            "--experiment",
+            experiment,
+            "--workers",
+            &workers.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start python3: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() > deadline => {
+                kill_group(child.id());
+                let _ = child.wait();
+                return Err(format!(
+                    "\"{experiment}\" (workers {workers}) ran longer than {:.0} s; killed it and its workers",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => {
+                kill_group(child.id());
+                return Err(format!("waiting for python3: {e}"));
+            }
+        }
+    }
+    let pgid = child.id();
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    // Pool workers are in the run's process group; none may outlive it.
+    kill_group(pgid);
+    if !out.status.success() {
+        return Err(format!(
+            "\"{experiment}\" (workers {workers}) failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("unexpected output from the program: {e}"))?;
+    v.get("seconds")
+        .and_then(serde_json::Value::as_f64)
+        .ok_or_else(|| "the program printed no \"seconds\"".into())
+}
+
+/// Sends SIGKILL to a process group (a no-op for group 0 or a group already gone).
+pub fn kill_group(pgid: u32) {
+    if pgid == 0 {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// True when `python3` can be run.
+pub fn python_available() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebasing_keeps_the_work_and_drops_the_machine() {
+        let text = "name = \"x\"\n[machine]\npreset = \"laptop-4c8t\"\ncores = 4\n\
+                    [python]\nswitch_interval = \"1ms\"\npickle = \"1MB/s\"\n\
+                    [tasks.t]\nsteps = [{ cpu = \"1ms\" }]\n[job]\ntasks = { t = 1 }\n";
+        let out = rebase_on_host(text).unwrap();
+        let doc: toml::Table = toml::from_str(&out).unwrap();
+        assert_eq!(doc["machine"].as_table().unwrap().len(), 1);
+        assert_eq!(doc["machine"]["preset"].as_str(), Some("host"));
+        assert!(doc["python"].get("pickle").is_none());
+        assert_eq!(doc["python"]["switch_interval"].as_str(), Some("1ms"));
+        assert!(doc.get("tasks").is_some());
+    }
+}

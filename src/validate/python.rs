@@ -1,0 +1,272 @@
+//! The Python program `gilsim validate --runtime python` runs: the scenario's experiments
+//! as ordinary CPython code (DESIGN §5).
+//!
+//! - `cpu` steps are a pure-Python loop (`x += i`), holding the GIL; `gil = false` steps
+//!   hash a buffer with `hashlib.sha256`, which releases the GIL for large inputs; both are
+//!   calibrated at the start of each run (iterations and bytes per second), and passed to
+//!   pool workers through `Pool(initializer=…)`.
+//! - `io`, `net`, `disk` steps sleep for the duration gilsim derived (`time.sleep`, or
+//!   `await asyncio.sleep` in a coroutine; `blocking = true` uses `time.sleep` there too).
+//! - `threads` is `ThreadPoolExecutor(workers).map`, `processes` is
+//!   `get_context(start_method).Pool(workers).map(…, chunksize)` then `close()`/`join()`,
+//!   `asyncio` is `asyncio.gather` of one coroutine per task; setup and teardown run in
+//!   the main thread; each task gets `payload` bytes and returns `result` bytes.
+//! - Every task's durations are the ones gilsim drew from the scenario's seed, embedded in
+//!   the program, so the prediction and the run do the same work.
+//!
+//! The program prints `{"experiment", "workers", "seconds"}`: the wall time from before
+//! setup to after teardown, pool start-up and shutdown included.
+
+use serde_json::{json, Value};
+
+use crate::model::program::{Cursor, Step};
+use crate::model::{Program, Scenario, StartMethod, Strategy};
+use crate::rng::{self, Stream};
+
+/// Most steps a generated program may embed (the durations are written out one by one).
+pub const MAX_STEPS: usize = 500_000;
+
+fn steps(
+    program: &Program,
+    stream: Stream,
+    asyncio: bool,
+    count: &mut usize,
+) -> Result<Value, String> {
+    let mut cursor = Cursor::new(stream);
+    let mut out = Vec::new();
+    while let Some(step) = cursor.next_step(program) {
+        *count += 1;
+        if *count > MAX_STEPS {
+            return Err(format!(
+                "the scenario has more than {MAX_STEPS} steps; too large to validate (lower the repeats or task counts)"
+            ));
+        }
+        let (kind, d) = match step {
+            Step::Cpu { work, gil: true } => ("cpu", work),
+            Step::Cpu { work, gil: false } => ("nogil", work),
+            Step::Io { time, blocking } if blocking && asyncio => ("block", time),
+            Step::Io { time, .. } => ("io", time),
+        };
+        out.push(json!([kind, d.as_secs_f64()]));
+    }
+    Ok(Value::Array(out))
+}
+
+/// The experiments as data for the program.
+fn experiments(scenario: &Scenario) -> Result<Value, String> {
+    let mut map = serde_json::Map::new();
+    let mut count = 0usize;
+    for e in &scenario.experiments {
+        if !scenario.python.gil && matches!(e.strategy, Strategy::Threads) {
+            return Err("python.gil = false needs a free-threaded CPython; validate runs python3 as installed".into());
+        }
+        let asyncio = e.strategy == Strategy::Asyncio;
+        let mut tasks = Vec::new();
+        let mut index = 0u64;
+        for &(kind, n) in &e.job.tasks {
+            for _ in 0..n {
+                let program = &scenario.kinds[kind].program;
+                tasks.push(steps(
+                    program,
+                    Stream::new(scenario.seed, index),
+                    asyncio,
+                    &mut count,
+                )?);
+                index += 1;
+            }
+        }
+        map.insert(
+            e.name.clone(),
+            json!({
+                "strategy": e.strategy.name(),
+                "start_method": match e.start_method {
+                    StartMethod::Fork => "fork",
+                    StartMethod::Forkserver => "forkserver",
+                    StartMethod::Spawn => "spawn",
+                },
+                "chunksize": e.chunksize,
+                "payload": e.job.payload,
+                "result": e.job.result,
+                "setup": steps(&e.job.setup, Stream::new(scenario.seed, rng::SETUP_STREAM), false, &mut count)?,
+                "teardown": steps(&e.job.teardown, Stream::new(scenario.seed, rng::TEARDOWN_STREAM), false, &mut count)?,
+                "tasks": tasks,
+            }),
+        );
+    }
+    Ok(Value::Object(map))
+}
+
+/// A Python string literal for any text (ASCII only: other characters as \u/\U escapes).
+pub fn py_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The whole program.
+pub fn program(scenario: &Scenario, source: &str) -> Result<String, String> {
+    let data = py_str(&serde_json::to_string(&experiments(scenario)?).expect("plain JSON"));
+    let interval = scenario.python.switch_interval.as_secs_f64();
+    Ok(format!(
+        r#"#!/usr/bin/env python3
+"""{name}: the experiments of {source} as plain Python, generated by `gilsim validate`.
+
+    python3 THIS_FILE --list                          the experiments
+    python3 THIS_FILE --experiment NAME --workers N   run one; prints its wall time as JSON
+
+cpu steps are a pure-Python loop (holds the GIL), gil = false steps hash a buffer with
+hashlib (releases the GIL), I/O steps sleep; the durations are the ones gilsim drew.
+"""
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing as mp
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+EXPERIMENTS = json.loads({data})
+SWITCH_INTERVAL = {interval:?}
+
+SPIN_RATE = None  # loop iterations per second, measured at start-up
+HASH_RATE = None  # bytes hashed per second
+BUF = bytes(1 << 20)
+
+
+def _spin(n):
+    x = 0
+    for i in range(n):
+        x += i
+    return x
+
+
+def calibrate():
+    """Measure this process's loop and hashing speed (best of five short runs)."""
+    global SPIN_RATE, HASH_RATE
+    n = 300_000
+    best = min(_timed(_spin, n) for _ in range(5))
+    SPIN_RATE = n / best
+    best = min(_timed(lambda _: hashlib.sha256(BUF).digest(), None) for _ in range(5))
+    HASH_RATE = len(BUF) / best
+
+
+def _timed(f, arg):
+    t = time.perf_counter()
+    f(arg)
+    return time.perf_counter() - t
+
+
+def _init(spin_rate, hash_rate):
+    global SPIN_RATE, HASH_RATE
+    SPIN_RATE, HASH_RATE = spin_rate, hash_rate
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def cpu(seconds):
+    _spin(int(seconds * SPIN_RATE))
+
+
+def nogil(seconds):
+    left = int(seconds * HASH_RATE)
+    view = memoryview(BUF)
+    while left > 0:
+        n = min(left, len(BUF))
+        hashlib.sha256(view[:n]).digest()
+        left -= n
+
+
+def run_steps(steps):
+    for kind, seconds in steps:
+        if kind == "cpu":
+            cpu(seconds)
+        elif kind == "nogil":
+            nogil(seconds)
+        else:
+            time.sleep(seconds)
+
+
+def pool_task(arg):
+    name, i, payload = arg
+    exp = EXPERIMENTS[name]
+    run_steps(exp["tasks"][i])
+    return bytes(exp["result"])
+
+
+async def coroutine(steps):
+    for kind, seconds in steps:
+        if kind == "cpu":
+            cpu(seconds)
+        elif kind == "nogil":
+            nogil(seconds)
+        elif kind == "io":
+            await asyncio.sleep(seconds)
+        else:
+            time.sleep(seconds)  # a blocking call inside a coroutine
+
+
+async def gather(tasks):
+    await asyncio.gather(*(coroutine(t) for t in tasks))
+
+
+def run(name, workers):
+    exp = EXPERIMENTS[name]
+    tasks = exp["tasks"]
+    start = time.perf_counter()
+    run_steps(exp["setup"])
+    if exp["strategy"] == "serial":
+        for t in tasks:
+            run_steps(t)
+    elif exp["strategy"] == "threads":
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(run_steps, tasks))
+    elif exp["strategy"] == "processes":
+        ctx = mp.get_context(exp["start_method"])
+        pool = ctx.Pool(workers, initializer=_init, initargs=(SPIN_RATE, HASH_RATE))
+        payload = bytes(exp["payload"])
+        args = [(name, i, payload) for i in range(len(tasks))]
+        if exp["chunksize"] is None:
+            pool.map(pool_task, args)
+        else:
+            pool.map(pool_task, args, exp["chunksize"])
+        pool.close()
+        pool.join()
+    else:
+        asyncio.run(gather(tasks))
+    run_steps(exp["teardown"])
+    return time.perf_counter() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--experiment")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--list", action="store_true")
+    a = p.parse_args()
+    if a.list or not a.experiment:
+        print("\n".join(EXPERIMENTS))
+        return
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    calibrate()
+    seconds = run(a.experiment, a.workers)
+    print(json.dumps({{"experiment": a.experiment, "workers": a.workers, "seconds": seconds}}))
+
+
+if __name__ == "__main__":
+    main()
+"#,
+        name = scenario.name.replace('"', "'").replace('\\', "/"),
+        source = source.replace('"', "'").replace('\\', "/"),
+    ))
+}

@@ -1,0 +1,166 @@
+//! `gilsim validate --runtime python`: the generated program, real runs, reaped children.
+//! Tests that need python3 skip with a printed reason when it is absent.
+
+use predicates::prelude::*;
+
+use super::{gilsim, tempdir};
+
+fn python() -> bool {
+    let ok = gilsim::validate::python_available();
+    if !ok {
+        eprintln!("skipped: python3 is not on PATH");
+    }
+    ok
+}
+
+const TINY: &str = r#"
+name = "tiny validation"
+seed = 3
+[machine]
+preset = "laptop-4c8t"
+[python]
+switch_interval = "5ms"
+[tasks.spin]
+steps = [{ cpu = { mean = "30ms", dist = "normal", spread = 0.1 } }]
+[tasks.nap]
+steps = [{ io = "40ms" }, { cpu = "2ms", gil = false }]
+[job]
+tasks = { spin = 2, nap = 4 }
+setup = [{ cpu = "5ms" }]
+payload = "10KB"
+result = "1KB"
+[[experiment]]
+name = "serial"
+strategy = "serial"
+[[experiment]]
+name = "threads"
+strategy = "threads"
+workers = 2
+[[experiment]]
+name = "processes"
+strategy = "processes"
+workers = 2
+chunksize = 2
+[[experiment]]
+name = "asyncio"
+strategy = "asyncio"
+"#;
+
+#[test]
+fn the_generated_program_compiles_and_runs_on_its_own() {
+    if !python() {
+        return;
+    }
+    let dir = tempdir();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, TINY).unwrap();
+    let program = dir.path().join("tiny.py");
+    let out = gilsim(dir.path())
+        .args([
+            "validate",
+            "--repeat",
+            "1",
+            "-q",
+            "--no-charts",
+            "--emit-python",
+        ])
+        .arg(&program)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::process::Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(&program)
+        .status()
+        .map(|s| assert!(s.success(), "py_compile failed"))
+        .unwrap();
+    // On its own, as a user would run it.
+    let run = std::process::Command::new("python3")
+        .arg(&program)
+        .args(["--experiment", "threads", "--workers", "2"])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(v["seconds"].as_f64().unwrap() > 0.05);
+    // The comparison table and CSV.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("median absolute error"));
+    let csv = std::fs::read_to_string(dir.path().join("output/tiny/validation.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv.starts_with(
+        "experiment,workers,predicted_s,measured_median_s,measured_min_s,measured_max_s,error_pct"
+    ));
+}
+
+#[test]
+fn max_error_fails_the_run_when_exceeded() {
+    if !python() {
+        return;
+    }
+    let dir = tempdir();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, TINY).unwrap();
+    gilsim(dir.path())
+        .args([
+            "validate",
+            "--repeat",
+            "1",
+            "-q",
+            "--no-charts",
+            "--max-error",
+            "0",
+        ])
+        .arg(&scenario)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--max-error"));
+}
+
+#[test]
+fn a_run_past_its_timeout_is_killed_with_its_children() {
+    if !python() {
+        return;
+    }
+    let dir = tempdir();
+    let pids = dir.path().join("pids");
+    let script = dir.path().join("hang.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import multiprocessing as mp, os, time\n\
+             def child():\n    time.sleep(60)\n\
+             if __name__ == '__main__':\n\
+             \x20   p = mp.get_context('fork').Process(target=child)\n\
+             \x20   p.start()\n\
+             \x20   open({:?}, 'w').write(f'{{os.getpid()}} {{p.pid}}')\n\
+             \x20   time.sleep(60)\n",
+            pids.display().to_string()
+        ),
+    )
+    .unwrap();
+    let err =
+        gilsim::validate::run_once(&script, "x", 1, std::time::Duration::from_secs(2)).unwrap_err();
+    assert!(err.contains("killed"), "{err}");
+    let text = std::fs::read_to_string(&pids).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for pid in text.split_whitespace() {
+        // Gone, or a zombie (dead, waiting for init to reap it): not running either way.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next().map(String::from))
+            });
+        assert!(
+            matches!(state.as_deref(), None | Some("Z") | Some("X")),
+            "process {pid} outlived the timeout (state {state:?})"
+        );
+    }
+}
