@@ -66,7 +66,7 @@ fn scenarios_lists_every_bundled_scenario_with_a_description() {
     let out = gilsim(dir.path()).arg("scenarios").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let files = std::fs::read_dir(repo("scenarios")).unwrap().count();
+    let files = toml_files(&repo("scenarios")).len();
     assert_eq!(text.lines().count(), files, "{text}");
     for line in text.lines() {
         let (name, description) = line.split_once("  ").unwrap();
@@ -78,8 +78,7 @@ fn scenarios_lists_every_bundled_scenario_with_a_description() {
 #[test]
 fn every_bundled_scenario_runs() {
     let dir = tempdir();
-    for entry in std::fs::read_dir(repo("scenarios")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in toml_files(&repo("scenarios")) {
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
         gilsim(dir.path())
             .args(["run", &name, "-q"])
@@ -210,4 +209,25 @@ fn a_huge_repeat_is_bounded_by_the_event_limit() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("stopped after 100000 events"));
+}
+
+/// The `.toml` files directly in `dir`, sorted.
+fn toml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_validation_scenario_checks() {
+    let dir = tempdir();
+    let files = toml_files(&repo("scenarios/validation"));
+    assert!(files.len() >= 10, "{} validation scenarios", files.len());
+    for f in files {
+        gilsim(dir.path()).arg("check").arg(&f).assert().success();
+    }
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The fidelity benchmark (issue 3): calibrate this host, validate every scenario of
+# scenarios/validation/ with the python runtime, and print how far the predictions are
+# from the measurements: median, p90 and max absolute error, how many predictions fall
+# inside the measured min–max band, and whether the fastest strategy was predicted right.
+#
+#   bash benches/fidelity.sh            # full calibration, 3 runs per experiment
+#   REPEAT=5 QUICK=1 bash benches/fidelity.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v python3 >/dev/null || { echo "fidelity: python3 is needed"; exit 1; }
+cargo build --release --quiet
+gilsim=target/release/gilsim
+out=output/fidelity
+mkdir -p "$out"
+$gilsim calibrate ${QUICK:+--quick} --out "$out/host.toml" -q > /dev/null
+for f in scenarios/validation/*.toml; do
+  name=$(basename "$f" .toml)
+  echo "validating $name" >&2
+  $gilsim validate "$f" --repeat "${REPEAT:-3}" --host "$out/host.toml" \
+    --out "$out/$name" --no-charts -q > /dev/null
+done
+python3 - "$out" <<'PY'
+import csv, glob, os, statistics, sys
+out = sys.argv[1]
+errors, inside, total, right, scenarios = [], 0, 0, 0, 0
+rows_by = {}
+for path in sorted(glob.glob(os.path.join(out, "*", "validation.csv"))):
+    rows = list(csv.DictReader(open(path)))
+    name = os.path.basename(os.path.dirname(path))
+    rows_by[name] = rows
+    for r in rows:
+        e = abs(float(r["error_pct"]))
+        errors.append(e)
+        total += 1
+        if float(r["measured_min_s"]) <= float(r["predicted_s"]) <= float(r["measured_max_s"]):
+            inside += 1
+    best_p = min(rows, key=lambda r: float(r["predicted_s"]))
+    best_m = min(rows, key=lambda r: float(r["measured_median_s"]))
+    scenarios += 1
+    ok = (best_p["experiment"], best_p["workers"]) == (best_m["experiment"], best_m["workers"])
+    right += ok
+    print(f"{name:18} worst {max(abs(float(r['error_pct'])) for r in rows):6.1f}%  "
+          f"fastest predicted {best_p['experiment']} ×{best_p['workers']}, "
+          f"measured {best_m['experiment']} ×{best_m['workers']}{'' if ok else '  <-- wrong'}")
+errors.sort()
+p90 = errors[min(len(errors) - 1, int(round(0.9 * (len(errors) - 1))))]
+print()
+print(f"predictions: {total} in {scenarios} scenarios")
+print(f"absolute error: median {statistics.median(errors):.1f}%, p90 {p90:.1f}%, max {errors[-1]:.1f}%")
+print(f"inside the measured min-max band: {inside}/{total}")
+print(f"fastest strategy predicted right: {right}/{scenarios} scenarios")
+PY
