@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod bundled;
+pub mod child;
 pub mod cli;
 pub mod engine;
 pub mod error;

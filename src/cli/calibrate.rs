@@ -1,12 +1,10 @@
 //! `gilsim calibrate [--out PATH] [--quick]`: measure this host and write its profile.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::Error;
 use crate::host::{self, measure, Notes};
@@ -39,29 +37,12 @@ fn python_probe(quick: bool) -> Result<serde_json::Value, String> {
     if quick {
         cmd.arg("--quick");
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("python3 not available ({e})"))?;
-    // Reap the child whatever happens: a hung probe is killed after two minutes.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("the python3 probe took more than 2 minutes; killed".into());
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("waiting for python3: {e}")),
-        }
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("reading python3's output: {e}"))?;
+    let out = crate::child::output_with_timeout(&mut cmd, Duration::from_secs(120)).map_err(
+        |e| match e {
+            None => "the python3 probe took more than 2 minutes; killed".to_string(),
+            Some(e) => format!("python3 not available ({e})"),
+        },
+    )?;
     if !out.status.success() {
         return Err(format!(
             "the python3 probe failed: {}",
@@ -74,14 +55,7 @@ fn python_probe(quick: bool) -> Result<serde_json::Value, String> {
 pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let started = Instant::now();
     let steps = 8;
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"),
-    );
+    let bar = super::progress_bar(steps, args.quiet, "steps");
     let step = |msg: &str| {
         bar.set_message(msg.to_string());
         bar.inc(1);

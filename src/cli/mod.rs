@@ -146,6 +146,27 @@ fn bundled_source(name: &str) -> Option<Source> {
     })
 }
 
+/// A progress bar for long work, drawn on stderr only when stdout and stderr are both
+/// terminals (DESIGN §1: quiet when the output is piped) and `-q` was not given.
+pub(crate) fn progress_bar(total: u64, quiet: bool, unit: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let bar = if !quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {unit} {{msg}}"
+        ))
+        .expect("a valid template"),
+    );
+    bar
+}
+
 /// Writes to stdout; a closed pipe (`gilsim run | head`) is not an error.
 pub(crate) fn print_stdout(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();

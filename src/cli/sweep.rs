@@ -13,11 +13,9 @@
 //! `output/<scenario>/`: with only `--workers`, the speedup curves with the ideal line and
 //! Amdahl fits; with `--set`, predicted time against the first `--set` key.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::Limits;
 use crate::error::Error;
@@ -223,14 +221,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                 .sum::<u64>()
         })
         .sum();
-    let bar = if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() && !args.quiet {
-        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg}").expect("a valid template"),
-    );
+    let bar = super::progress_bar(total, args.quiet, "runs");
 
     // Rows: (grid point, summary).
     let mut rows: Vec<(usize, Summary)> = Vec::new();

@@ -1,12 +1,10 @@
 //! `gilsim validate SCENARIO --runtime python`: predict on the host profile, run for real,
 //! compare (DESIGN §5).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::Limits;
 use crate::error::Error;
@@ -108,14 +106,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         .collect();
 
     let total = rows.len() as u64 * args.repeat as u64;
-    let bar = if !args.quiet && std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs {msg}").expect("a valid template"),
-    );
+    let bar = super::progress_bar(total, args.quiet, "runs");
     let mut measured: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
     for _ in 0..args.repeat {
         for (i, (name, workers, prediction)) in rows.iter().enumerate() {

@@ -15,7 +15,7 @@ pub mod python;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The scenario text with `[machine]` replaced by the host preset and `[python]` reduced
 /// to what a generated program controls.
@@ -37,44 +37,20 @@ pub fn run_once(
     workers: u32,
     timeout: Duration,
 ) -> Result<f64, String> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new("python3")
-        .arg(program)
-        .args([
-            "--experiment",
-            experiment,
-            "--workers",
-            &workers.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("cannot start python3: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() > deadline => {
-                kill_group(child.id());
-                let _ = child.wait();
-                return Err(format!(
-                    "\"{experiment}\" (workers {workers}) ran longer than {:.0} s; killed it and its workers",
-                    timeout.as_secs_f64()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => {
-                kill_group(child.id());
-                return Err(format!("waiting for python3: {e}"));
-            }
-        }
-    }
-    let pgid = child.id();
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    // Pool workers are in the run's process group; none may outlive it.
-    kill_group(pgid);
+    let mut cmd = Command::new("python3");
+    cmd.arg(program).args([
+        "--experiment",
+        experiment,
+        "--workers",
+        &workers.to_string(),
+    ]);
+    let out = crate::child::output_with_timeout(&mut cmd, timeout).map_err(|e| match e {
+        None => format!(
+            "\"{experiment}\" (workers {workers}) ran longer than {:.0} s; killed it and its workers",
+            timeout.as_secs_f64()
+        ),
+        Some(e) => format!("cannot run python3: {e}"),
+    })?;
     if !out.status.success() {
         return Err(format!(
             "\"{experiment}\" (workers {workers}) failed: {}",
@@ -86,18 +62,6 @@ pub fn run_once(
     v.get("seconds")
         .and_then(serde_json::Value::as_f64)
         .ok_or_else(|| "the program printed no \"seconds\"".into())
-}
-
-/// Sends SIGKILL to a process group (a no-op for group 0 or a group already gone).
-pub fn kill_group(pgid: u32) {
-    if pgid == 0 {
-        return;
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 /// True when `python3` can be run.
