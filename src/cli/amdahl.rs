@@ -257,8 +257,7 @@ pub(super) fn run(args: &AmdahlArgs) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join("amdahl"));
     let path = dir.join("amdahl.csv");
-    report::write_atomic(&path, &csv_bytes)
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+    report::write_file(&path, &csv_bytes).map_err(Error::Run)?;
     let mut written = vec!["amdahl.csv"];
 
     if !args.no_charts {
@@ -321,10 +320,7 @@ pub(super) fn run(args: &AmdahlArgs) -> Result<(), Error> {
             series,
         };
         let path = dir.join("amdahl.png");
-        report::write_atomic_with(&path, |tmp| {
-            png::draw_curves_chart(&spec, tmp).map_err(std::io::Error::other)
-        })
-        .map_err(|e| Error::Run(format!("cannot draw {}: {e}", path.display())))?;
+        report::draw_file(&path, |tmp| png::draw_curves_chart(&spec, tmp)).map_err(Error::Run)?;
         written.push("amdahl.png");
     }
 

@@ -261,8 +261,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
             "the measured profile does not validate (a bug): {e}"
         ))
     })?;
-    report::write_atomic(&args.out, text.as_bytes())
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", args.out.display())))?;
+    report::write_file(&args.out, text.as_bytes()).map_err(Error::Run)?;
     super::print_stdout(&text)?;
     if !args.quiet {
         eprintln!(

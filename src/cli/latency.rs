@@ -70,8 +70,7 @@ pub(super) fn run(args: &LatencyArgs) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join("latency"));
     let path = dir.join("latency.csv");
-    report::write_atomic(&path, &csv_bytes)
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+    report::write_file(&path, &csv_bytes).map_err(Error::Run)?;
     let mut written = vec!["latency.csv"];
     if !args.no_charts {
         let spec = chart::LatencyBars {
@@ -86,10 +85,7 @@ pub(super) fn run(args: &LatencyArgs) -> Result<(), Error> {
                 .collect(),
         };
         let path = dir.join("latency.png");
-        report::write_atomic_with(&path, |tmp| {
-            png::draw_latency(&spec, tmp).map_err(std::io::Error::other)
-        })
-        .map_err(|e| Error::Run(format!("cannot draw {}: {e}", path.display())))?;
+        report::draw_file(&path, |tmp| png::draw_latency(&spec, tmp)).map_err(Error::Run)?;
         written.push("latency.png");
     }
 
@@ -122,16 +118,16 @@ pub(super) fn run(args: &LatencyArgs) -> Result<(), Error> {
             if let Some(m) = &measured {
                 text.push_str(&format!(
                     "\nPointer chasing on this host (caches: L1 {}, L2 {}, L3 {}):\n",
-                    report::csv_size(m.caches[0]),
-                    report::csv_size(m.caches[1]),
-                    report::csv_size(m.caches[2])
+                    report::size_words(m.caches[0]),
+                    report::size_words(m.caches[1]),
+                    report::size_words(m.caches[2])
                 ));
                 let rows: Vec<Vec<String>> = m
                     .chase
                     .iter()
                     .map(|&(size, s)| {
                         let bar = "#".repeat(((s * 1e9).log2().max(0.0) * 6.0) as usize);
-                        vec![report::csv_size(size), format!("{:.1} ns", s * 1e9), bar]
+                        vec![report::size_words(size), format!("{:.1} ns", s * 1e9), bar]
                     })
                     .collect();
                 let header = vec!["working set".into(), "per load".into(), "".into()];

@@ -63,8 +63,7 @@ pub(super) fn run(args: &QuizArgs) -> Result<(), Error> {
         .unwrap_or_else(|| PathBuf::from("output").join(format!("quiz-{seed}")));
     let mut written = report::write_run_outputs(&results, &dir, true, true).map_err(Error::Run)?;
     let path = dir.join("scenario.toml");
-    report::write_atomic(&path, q.scenario.as_bytes())
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+    report::write_file(&path, q.scenario.as_bytes()).map_err(Error::Run)?;
     written.push("scenario.toml".into());
     super::print_stdout(&out)?;
     if !args.quiet {

@@ -251,8 +251,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&source.stem));
     let path = dir.join("sweep.csv");
-    report::write_atomic(&path, &csv_bytes)
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+    report::write_file(&path, &csv_bytes).map_err(Error::Run)?;
     let mut written = vec!["sweep.csv"];
 
     if !args.no_charts {
@@ -260,9 +259,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
         let result = if axes.is_empty() {
             let refs: Vec<&Summary> = rows.iter().map(|(_, s)| s).collect();
             let spec = chart::speedup(&base.name, &base.experiments[base.baseline].name, &refs);
-            report::write_atomic_with(&path, |tmp| {
-                png::draw_speedup(&spec, tmp).map_err(std::io::Error::other)
-            })
+            report::draw_file(&path, |tmp| png::draw_speedup(&spec, tmp))
         } else {
             // x: the first axis's values; one line per experiment, workers and other axes.
             let points: Vec<chart::LinePoint> = rows
@@ -289,11 +286,9 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                 "predicted time (s)",
                 &points,
             );
-            report::write_atomic_with(&path, |tmp| {
-                png::draw_lines(&spec, tmp).map_err(std::io::Error::other)
-            })
+            report::draw_file(&path, |tmp| png::draw_lines(&spec, tmp))
         };
-        result.map_err(|e| Error::Run(format!("cannot draw {}: {e}", path.display())))?;
+        result.map_err(Error::Run)?;
         written.push("sweep.png");
     }
 

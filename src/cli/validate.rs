@@ -73,8 +73,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     let scenario = model::load(&source.label, &text, host.as_ref())?;
     let program = validate::python::program(&scenario, &source.label).map_err(Error::Usage)?;
     if let Some(path) = &args.emit_python {
-        report::write_atomic(path, program.as_bytes())
-            .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+        report::write_file(path, program.as_bytes()).map_err(Error::Run)?;
     }
     if !validate::python_available() {
         return Err(Error::Run(
@@ -86,8 +85,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&source.stem));
     let script = dir.join("validate.py");
-    report::write_atomic(&script, program.as_bytes())
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", script.display())))?;
+    report::write_file(&script, program.as_bytes()).map_err(Error::Run)?;
 
     let limits = Limits {
         trace: false,
@@ -168,8 +166,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         .expect("in-memory CSV");
     }
     let path = dir.join("validation.csv");
-    report::write_atomic(&path, &w.into_inner().expect("in-memory CSV"))
-        .map_err(|e| Error::Run(format!("cannot write {}: {e}", path.display())))?;
+    report::write_file(&path, &w.into_inner().expect("in-memory CSV")).map_err(Error::Run)?;
     let mut written = vec!["validate.py", "validation.csv"];
     if !args.no_charts {
         let spec = chart::Validation {
@@ -180,10 +177,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
                 .collect(),
         };
         let path = dir.join("validation.png");
-        report::write_atomic_with(&path, |tmp| {
-            png::draw_validation(&spec, tmp).map_err(std::io::Error::other)
-        })
-        .map_err(|e| Error::Run(format!("cannot draw {}: {e}", path.display())))?;
+        report::draw_file(&path, |tmp| png::draw_validation(&spec, tmp)).map_err(Error::Run)?;
         written.push("validation.png");
     }
 

@@ -607,7 +607,7 @@ impl<'a> Sim<'a> {
                     self.schedule(time, Event::WaitDone { t, epoch });
                     return;
                 }
-                Op::Get { q, wake, state } => {
+                Op::Get { q, state, .. } => {
                     if let Some(item) = self.queues[q as usize].items.pop_front() {
                         let th = &mut self.threads[t as usize];
                         th.inbox = Some(item);
@@ -621,7 +621,6 @@ impl<'a> Sim<'a> {
                     self.threads[t as usize].phase = Phase::Blocked(Block::Queue(q));
                     self.set_state(t, state);
                     self.queues[q as usize].waiters.push_back(t);
-                    let _ = wake;
                     return;
                 }
             }
@@ -785,7 +784,6 @@ impl<'a> Sim<'a> {
         }
         self.out.events = self.n_events;
         self.out.serial_time = self.world.serial_time(self.now);
-        self.world.fill_records(&mut self.out.tasks);
         self.out
     }
 }

@@ -276,8 +276,6 @@ impl<'a> World<'a> {
         (self.setup_end - SimTime::ZERO) + teardown
     }
 
-    pub(super) fn fill_records(&self, _records: &mut [TaskRecord]) {}
-
     fn program(&self, prog: Prog) -> &'a Program {
         let exp: &'a Experiment = self.experiment;
         match prog {

@@ -220,10 +220,10 @@ pub fn memory(quick: bool) -> Memory {
             lat,
             format!(
                 "pointer chasing (random cycle of 64-byte lines) in working sets of {}, {}, {}, {}",
-                crate::report::csv_size(sets[0]),
-                crate::report::csv_size(sets[1]),
-                crate::report::csv_size(sets[2]),
-                crate::report::csv_size(sets[3])
+                crate::report::size_words(sets[0]),
+                crate::report::size_words(sets[1]),
+                crate::report::size_words(sets[2]),
+                crate::report::size_words(sets[3])
             ),
         ),
         bandwidth: note(
@@ -263,7 +263,7 @@ pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<(Note<Duratio
                 rate,
                 format!(
                     "{} write + fdatasync",
-                    crate::report::csv_size(big.len() as u64)
+                    crate::report::size_words(big.len() as u64)
                 ),
             ),
         ))

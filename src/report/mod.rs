@@ -69,8 +69,7 @@ pub fn write_run_outputs(
 ) -> Result<Vec<String>, String> {
     let mut written = Vec::new();
     let mut put = |name: String, bytes: &[u8]| -> Result<(), String> {
-        let path = dir.join(&name);
-        write_atomic(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write_file(&dir.join(&name), bytes)?;
         written.push(name);
         Ok(())
     };
@@ -81,11 +80,6 @@ pub fn write_run_outputs(
         put("trace.json".into(), perfetto::render(results).as_bytes())?;
     }
     if charts {
-        let draw = |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), String> {
-            let path = dir.join(name);
-            write_atomic_with(&path, |tmp| f(tmp).map_err(io::Error::other))
-                .map_err(|e| format!("cannot draw {}: {e}", path.display()))
-        };
         if trace {
             for run in &results.runs {
                 let exp = &results.scenario.experiments[run.experiment];
@@ -95,14 +89,14 @@ pub fn write_run_outputs(
                     format!("timeline-{}.png", file_stem(&exp.name))
                 };
                 let spec = chart::timeline(&run.summary, &run.trace, png::TIMELINE_COLUMNS);
-                draw(&name, &|p| png::draw_timeline(&spec, p))?;
+                draw_file(&dir.join(&name), |p| png::draw_timeline(&spec, p))?;
                 written.push(name);
             }
         }
         let rows: Vec<&Summary> = results.runs.iter().map(|r| &r.summary).collect();
         let sc = results.scenario;
         let spec = chart::speedup(&sc.name, &sc.experiments[sc.baseline].name, &rows);
-        draw("speedup.png", &|p| png::draw_speedup(&spec, p))?;
+        draw_file(&dir.join("speedup.png"), |p| png::draw_speedup(&spec, p))?;
         written.push("speedup.png".into());
     }
     Ok(written)
@@ -118,7 +112,7 @@ pub fn duration_words(seconds: f64) -> String {
 }
 
 /// A size in words with a binary unit: `4 KiB`, `256 MiB`.
-pub fn csv_size(bytes: u64) -> String {
+pub fn size_words(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
         b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
@@ -139,6 +133,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_all()
     })
+}
+
+/// [`write_atomic`] with an error message that names the file.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomic(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Draws a chart into `path` atomically; `draw` renders into the temporary file it is given.
+pub fn draw_file(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    write_atomic_with(path, |tmp| draw(tmp).map_err(io::Error::other))
+        .map_err(|e| format!("cannot draw {}: {e}", path.display()))
 }
 
 /// Lets `write` create a temporary file beside `path`, then renames it over `path`; the

@@ -287,7 +287,7 @@ pub fn measure(mut progress: impl FnMut(&str)) -> Measured {
     while size <= 256 << 20 {
         progress(&format!(
             "pointer chasing in {}",
-            crate::report::csv_size(size)
+            crate::report::size_words(size)
         ));
         // Enough loads to run ~20 ms even at RAM speed, and to cycle small sets many times.
         chase_curve.push((size, chase(size, 400_000)));
