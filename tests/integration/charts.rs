@@ -2,11 +2,7 @@
 
 use predicates::prelude::*;
 
-use super::{gilsim, tempdir};
-
-fn is_png(path: &std::path::Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 1000)
-}
+use super::{gilsim, is_png, tempdir};
 
 #[test]
 fn run_writes_a_timeline_per_experiment_the_speedup_chart_and_trace_json() {
