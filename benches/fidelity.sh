@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The fidelity benchmark (issue 3): calibrate this host, validate every scenario of
-# scenarios/validation/ with the python runtime, and print how far the predictions are
+# scenarios/validation/ with the python runtime (RUNTIME=native for the native one), and print how far the predictions are
 # from the measurements: median, p90 and max absolute error, how many predictions fall
 # inside the measured min–max band, and whether the fastest strategy was predicted right.
 #
 #   bash benches/fidelity.sh            # full calibration, 3 runs per experiment
 #   REPEAT=5 QUICK=1 bash benches/fidelity.sh
+#   RUNTIME=native bash benches/fidelity.sh   # Rust threads and processes, no Python needed
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v python3 >/dev/null || { echo "fidelity: python3 is needed"; exit 1; }
+runtime=${RUNTIME:-python}
+command -v python3 >/dev/null || { echo "fidelity: python3 is needed (also to summarise)"; exit 1; }
 cargo build --release --quiet
 gilsim=target/release/gilsim
-out=output/fidelity
+out=output/fidelity-$runtime
 mkdir -p "$out"
 $gilsim calibrate ${QUICK:+--quick} --out "$out/host.toml" -q > /dev/null
 for f in scenarios/validation/*.toml; do
   name=$(basename "$f" .toml)
   echo "validating $name" >&2
-  $gilsim validate "$f" --repeat "${REPEAT:-3}" --host "$out/host.toml" \
+  $gilsim validate "$f" --runtime "$runtime" --repeat "${REPEAT:-3}" --host "$out/host.toml" \
     --out "$out/$name" --no-charts -q > /dev/null
 done
 python3 - "$out" <<'PY'

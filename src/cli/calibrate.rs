@@ -176,19 +176,19 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 "python.thread_start",
                 &mut python.thread_start,
                 "thread_start",
-                "threading.Thread(target=int).start() + join, best of 3",
+                "threading.Thread(target=int).start() + join, median of 3 runs",
             );
             set(
                 "python.dispatch.threads",
                 &mut python.dispatch.threads,
                 "dispatch_threads",
-                "ThreadPoolExecutor(1).map(int, ...) per task, best of 3",
+                "ThreadPoolExecutor(1).map(int, ...) per task, median of 3 runs",
             );
             set(
                 "python.dispatch.processes",
                 &mut python.dispatch.processes,
                 "dispatch_processes",
-                "Pool(1).map(abs, ..., chunksize=1) per task (fork), best of 2",
+                "Pool(1).map(abs, ..., chunksize=1) per task (fork), median of 3 runs",
             );
             set(
                 "python.dispatch.asyncio",
@@ -200,7 +200,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 "python.ipc_latency",
                 &mut python.ipc_latency,
                 "ipc_latency",
-                "half a 1-byte multiprocessing.Pipe round trip to a forked process",
+                "half a 1-byte multiprocessing.Pipe round trip to a forked process, median of 3",
             );
             for (method, field) in [
                 ("fork", "process_start_fork"),
@@ -223,14 +223,14 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 python.pickle = r;
                 note(
                     "python.pickle",
-                    "pickle.dumps/loads of 16 MiB of bytes, best of 3",
+                    "pickle.dumps/loads of 16 MiB of bytes, median of 3",
                 );
             }
             if let Some(r) = secs("ipc").filter(|r| *r > 0.0) {
                 python.ipc = r;
                 note(
                     "python.ipc",
-                    "8 MiB through a multiprocessing.Pipe to a forked process",
+                    "8 MiB through a multiprocessing.Pipe to a forked process, median of 3",
                 );
             }
             format!(

@@ -29,7 +29,7 @@ pub use latency::LatencyArgs;
 pub use quiz::QuizArgs;
 pub use run::RunArgs;
 pub use sweep::SweepArgs;
-pub use validate::ValidateArgs;
+pub use validate::{NativeRunArgs, NativeWorkerArgs, ValidateArgs};
 
 /// gilsim: what threads, processes and asyncio will do to your Python program, and why.
 #[derive(Debug, Parser)]
@@ -65,6 +65,12 @@ pub enum Command {
     },
     /// List the bundled scenarios.
     Scenarios,
+    /// One experiment run by the native runtime (started by `validate --runtime native`).
+    #[command(hide = true)]
+    NativeRun(NativeRunArgs),
+    /// A native pool worker process (started by `native-run`).
+    #[command(hide = true)]
+    NativeWorker(NativeWorkerArgs),
 }
 
 /// Runs the parsed command line.
@@ -80,6 +86,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Some(Command::Quiz(args)) => quiz::run(&args),
         Some(Command::Check { files }) => check::run(&files),
         Some(Command::Scenarios) => scenarios::run(),
+        Some(Command::NativeRun(args)) => validate::native_run(&args),
+        Some(Command::NativeWorker(args)) => validate::native_worker(&args),
     }
 }
 

@@ -1,7 +1,9 @@
-//! `gilsim validate SCENARIO --runtime python`: predict on the host profile, run for real,
-//! compare (DESIGN §5).
+//! `gilsim validate SCENARIO --runtime python|native`: predict on the host profile, run for
+//! real, compare (DESIGN §5). Also the hidden `native-run` and `native-worker` commands
+//! the native runtime re-executes this binary as.
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -10,6 +12,7 @@ use crate::engine::Limits;
 use crate::error::Error;
 use crate::model;
 use crate::report::{self, chart, png};
+use crate::time::SimDuration;
 use crate::validate;
 
 /// How the experiments are run for real.
@@ -18,6 +21,8 @@ pub enum Runtime {
     /// A generated CPython program, run with python3.
     #[default]
     Python,
+    /// Rust threads and worker processes with a real GIL lock (no Python needed).
+    Native,
 }
 
 /// Options of `gilsim validate`.
@@ -70,22 +75,50 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         );
     }
     let text = validate::rebase_on_host(&source.text).map_err(Error::Usage)?;
-    let scenario = model::load(&source.label, &text, host.as_ref())?;
-    let program = validate::python::program(&scenario, &source.label).map_err(Error::Usage)?;
+    let mut scenario = model::load(&source.label, &text, host.as_ref())?;
     if let Some(path) = &args.emit_python {
+        let program = validate::python::program(&scenario, &source.label).map_err(Error::Usage)?;
         report::write_file(path, program.as_bytes()).map_err(Error::Run)?;
-    }
-    if !validate::python_available() {
-        return Err(Error::Run(
-            "python3 is not on PATH: the python runtime needs it".into(),
-        ));
     }
     let dir = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("output").join(&source.stem));
-    let script = dir.join("validate.py");
-    report::write_file(&script, program.as_bytes()).map_err(Error::Run)?;
+    let (runner, script_name, footer) = match args.runtime {
+        Runtime::Python => {
+            let program =
+                validate::python::program(&scenario, &source.label).map_err(Error::Usage)?;
+            if !validate::python_available() {
+                return Err(Error::Run(
+                    "python3 is not on PATH: the python runtime needs it (or use --runtime native)"
+                        .into(),
+                ));
+            }
+            let script = dir.join("validate.py");
+            report::write_file(&script, program.as_bytes()).map_err(Error::Run)?;
+            let mut cmd = Command::new("python3");
+            cmd.arg(&script);
+            (cmd, "validate.py", "python3".to_string())
+        }
+        Runtime::Native => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::Run(format!("cannot find the gilsim binary: {e}")))?;
+            let bar = super::progress_bar(1, args.quiet, "measuring the native runtime's costs");
+            let costs = validate::native::measure_costs(&exe).map_err(Error::Run)?;
+            bar.finish_and_clear();
+            let footer = native_costs(&mut scenario.python, &costs);
+            let data = serde_json::json!({
+                "switch_interval": scenario.python.switch_interval.as_secs_f64(),
+                "gil": scenario.python.gil,
+                "experiments": validate::python::plan(&scenario).map_err(Error::Usage)?,
+            });
+            let path = dir.join("native.json");
+            report::write_file(&path, data.to_string().as_bytes()).map_err(Error::Run)?;
+            let mut cmd = Command::new(exe);
+            cmd.arg("native-run").arg("--data").arg(&path);
+            (cmd, "native.json", footer)
+        }
+    };
 
     let limits = Limits {
         trace: false,
@@ -110,8 +143,9 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         for (i, (name, workers, prediction)) in rows.iter().enumerate() {
             bar.set_message(format!("{name} ×{workers}"));
             let timeout = Duration::from_secs_f64((prediction * 5.0 + 30.0).min(3600.0));
-            let seconds =
-                validate::run_once(&script, name, *workers, timeout).map_err(Error::Run)?;
+            let mut cmd = Command::new(runner.get_program());
+            cmd.args(runner.get_args());
+            let seconds = validate::run_once(cmd, name, *workers, timeout).map_err(Error::Run)?;
             measured[i].push(seconds);
             bar.inc(1);
         }
@@ -167,7 +201,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     }
     let path = dir.join("validation.csv");
     report::write_file(&path, &w.into_inner().expect("in-memory CSV")).map_err(Error::Run)?;
-    let mut written = vec!["validate.py", "validation.csv"];
+    let mut written = vec![script_name, "validation.csv"];
     if !args.no_charts {
         let spec = chart::Validation {
             title: format!("{} — predicted vs measured on this host", scenario.name),
@@ -208,7 +242,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     let mut errors: Vec<f64> = stats.iter().map(|s| s.6.abs()).collect();
     errors.sort_by(f64::total_cmp);
     out.push_str(&format!(
-        "\nmedian absolute error {:.1}%, largest {:.1}%, {} runs each (python3, this host)\n",
+        "\nmedian absolute error {:.1}%, largest {:.1}%, {} runs each ({footer}, this host)\n",
         errors[errors.len() / 2],
         errors[errors.len() - 1],
         args.repeat
@@ -226,4 +260,78 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Puts the native runtime's measured costs where the model has CPython's, and says what
+/// they are (for the table's footer).
+fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> String {
+    let d = |x: Duration| SimDuration::from_secs_f64(x.as_secs_f64());
+    python.thread_start = d(c.thread_start);
+    python.dispatch.threads = d(c.dispatch_threads);
+    python.dispatch.processes = d(c.dispatch_processes);
+    python.dispatch.asyncio = d(c.dispatch_asyncio);
+    python.process_start.fork = d(c.process_start);
+    python.process_start.forkserver = d(c.process_start);
+    python.process_start.spawn = d(c.process_start);
+    python.pickle = c.pickle;
+    python.ipc = c.ipc;
+    python.ipc_latency = d(c.ipc_latency);
+    format!(
+        "native runtime: thread start {}, process start {}, pipe {} + {:.0} MB/s, copy {:.0} MB/s",
+        d(c.thread_start),
+        d(c.process_start),
+        d(c.ipc_latency),
+        c.ipc / 1e6,
+        c.pickle / 1e6,
+    )
+}
+
+/// Options of the hidden `gilsim native-run`: one experiment, run natively.
+#[derive(Debug, Args)]
+pub struct NativeRunArgs {
+    /// The data file `validate --runtime native` wrote.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Experiment name.
+    #[arg(long)]
+    pub experiment: String,
+    /// Worker count.
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+}
+
+pub(super) fn native_run(args: &NativeRunArgs) -> Result<(), Error> {
+    let text = std::fs::read_to_string(&args.data)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", args.data.display())))?;
+    let data: validate::native::Data = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: {e}", args.data.display())))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Run(format!("cannot find the gilsim binary: {e}")))?;
+    let took = validate::native::run_experiment(&data, &args.experiment, args.workers, &exe)
+        .map_err(Error::Run)?;
+    let line = serde_json::json!({
+        "experiment": args.experiment,
+        "workers": args.workers,
+        "seconds": took.as_secs_f64(),
+    });
+    super::print_stdout(&format!("{line}\n"))
+}
+
+/// Options of the hidden `gilsim native-worker`: a pool worker process.
+#[derive(Debug, Args)]
+pub struct NativeWorkerArgs {
+    /// Loop iterations per second (the parent's calibration).
+    #[arg(long)]
+    pub spin_rate: f64,
+    /// Lock file guarding the task pipe.
+    #[arg(long)]
+    pub read_lock: PathBuf,
+    /// Lock file guarding the result pipe.
+    #[arg(long)]
+    pub write_lock: PathBuf,
+}
+
+pub(super) fn native_worker(args: &NativeWorkerArgs) -> Result<(), Error> {
+    validate::native::worker_main(args.spin_rate, &args.read_lock, &args.write_lock)
+        .map_err(Error::Run)
 }

@@ -1,6 +1,8 @@
 """gilsim calibrate: CPython's concurrency costs on this host, printed as one JSON object.
 
-Each figure is a median or a best-of-N (the least-disturbed run on a shared machine).
+Each figure is the median of a few runs, each averaging many operations: this VM's speed
+swings by 2x within tenths of a second, and a prediction needs the typical cost, not the
+least-disturbed one (a best-of-N made every real run slower than predicted).
 Run by `gilsim calibrate`; `python3 probe.py [--quick]` runs it by hand.
 """
 import asyncio
@@ -17,8 +19,8 @@ QUICK = "--quick" in sys.argv
 now = time.perf_counter
 
 
-def best(f, reps=3):
-    return min(f() for _ in range(reps))
+def typical(f, reps=3):
+    return statistics.median(f() for _ in range(reps))
 
 
 def thread_start():
@@ -116,14 +118,15 @@ def main():
     out = {
         "python": sys.version.split()[0],
         "switch_interval": sys.getswitchinterval(),
-        "thread_start": best(thread_start),
-        "dispatch_threads": best(dispatch_threads),
-        "pickle": max(pickle_rate() for _ in range(3)),
-        "dispatch_asyncio": best(asyncio_resume),
-        "dispatch_processes": best(dispatch_processes, 2),
+        "thread_start": typical(thread_start),
+        "dispatch_threads": typical(dispatch_threads),
+        "pickle": typical(pickle_rate),
+        "dispatch_asyncio": typical(asyncio_resume),
+        "dispatch_processes": typical(dispatch_processes),
     }
-    lat, rate = min(pipe_costs() for _ in range(2))
-    out["ipc_latency"], out["ipc"] = lat, rate
+    costs = [pipe_costs() for _ in range(3)]
+    out["ipc_latency"] = statistics.median(c[0] for c in costs)
+    out["ipc"] = statistics.median(c[1] for c in costs)
     methods = ["fork"] if QUICK else ["fork", "forkserver", "spawn"]
     for m in methods:
         out["process_start_" + m] = statistics.median(pool_start(m) for _ in range(3))

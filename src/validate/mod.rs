@@ -6,14 +6,17 @@
 //! `sys.setswitchinterval`). Named presets describe other machines; validating them here
 //! would compare a laptop's prediction with this VM's run.
 //!
+//! Two runtimes run the experiments: [`python`] generates a CPython program, [`native`]
+//! runs them with Rust threads and worker processes (for hosts without Python).
+//!
 //! Runs are interleaved — repetition by repetition, every experiment once — so drift of
 //! the host's speed over a minute spreads over all experiments instead of biasing one.
-//! Each run is its own `python3` process in its own process group, killed (with its Pool
+//! Each run is its own process (`python3` or `gilsim native-run`) in its own process group, killed (with its Pool
 //! workers) if it outlives its timeout.
 
+pub mod native;
 pub mod python;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -30,15 +33,16 @@ pub fn rebase_on_host(text: &str) -> Result<String, String> {
     Ok(toml::to_string(&doc).expect("a TOML table serialises"))
 }
 
-/// Runs one experiment of a generated program and returns its wall time in seconds.
+/// Runs one experiment — `cmd` is the python3 program or `gilsim native-run`, which print
+/// `{"seconds": …}` — and returns its wall time in seconds.
 pub fn run_once(
-    program: &Path,
+    mut cmd: Command,
     experiment: &str,
     workers: u32,
     timeout: Duration,
 ) -> Result<f64, String> {
-    let mut cmd = Command::new("python3");
-    cmd.arg(program).args([
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.args([
         "--experiment",
         experiment,
         "--workers",
@@ -49,7 +53,7 @@ pub fn run_once(
             "\"{experiment}\" (workers {workers}) ran longer than {:.0} s; killed it and its workers",
             timeout.as_secs_f64()
         ),
-        Some(e) => format!("cannot run python3: {e}"),
+        Some(e) => format!("cannot run {program}: {e}"),
     })?;
     if !out.status.success() {
         return Err(format!(

@@ -52,14 +52,12 @@ fn steps(
     Ok(Value::Array(out))
 }
 
-/// The experiments as data for the program.
-fn experiments(scenario: &Scenario) -> Result<Value, String> {
+/// The experiments as data: per experiment its strategy, pool settings, and every step of
+/// setup, teardown and each task with the durations gilsim drew. Both runtimes run this.
+pub fn plan(scenario: &Scenario) -> Result<Value, String> {
     let mut map = serde_json::Map::new();
     let mut count = 0usize;
     for e in &scenario.experiments {
-        if !scenario.python.gil && matches!(e.strategy, Strategy::Threads) {
-            return Err("python.gil = false needs a free-threaded CPython; validate runs python3 as installed".into());
-        }
         let asyncio = e.strategy == Strategy::Asyncio;
         let mut tasks = Vec::new();
         let mut index = 0u64;
@@ -116,7 +114,19 @@ pub fn py_str(text: &str) -> String {
 
 /// The whole program.
 pub fn program(scenario: &Scenario, source: &str) -> Result<String, String> {
-    let data = py_str(&serde_json::to_string(&experiments(scenario)?).expect("plain JSON"));
+    if !scenario.python.gil
+        && scenario
+            .experiments
+            .iter()
+            .any(|e| e.strategy == Strategy::Threads)
+    {
+        return Err(
+            "python.gil = false needs a free-threaded CPython; the python runtime runs \
+                    python3 as installed (the native runtime can run it)"
+                .into(),
+        );
+    }
+    let data = py_str(&serde_json::to_string(&plan(scenario)?).expect("plain JSON"));
     let interval = scenario.python.switch_interval.as_secs_f64();
     Ok(format!(
         r#"#!/usr/bin/env python3
@@ -153,13 +163,17 @@ def _spin(n):
 
 
 def calibrate():
-    """Measure this process's loop and hashing speed (best of five short runs)."""
+    """Measure this process's loop and hashing speed: the median of nine short runs (the
+    machine's speed may swing; a step must be as much work as its duration on average)."""
     global SPIN_RATE, HASH_RATE
-    n = 300_000
-    best = min(_timed(_spin, n) for _ in range(5))
-    SPIN_RATE = n / best
-    best = min(_timed(lambda _: hashlib.sha256(BUF).digest(), None) for _ in range(5))
-    HASH_RATE = len(BUF) / best
+    n = 100_000
+    SPIN_RATE = n / _median([_timed(_spin, n) for _ in range(9)])
+    t = _median([_timed(lambda _: hashlib.sha256(BUF).digest(), None) for _ in range(9)])
+    HASH_RATE = len(BUF) / t
+
+
+def _median(xs):
+    return sorted(xs)[len(xs) // 2]
 
 
 def _timed(f, arg):

@@ -1,5 +1,5 @@
-//! `gilsim validate --runtime python`: the generated program, real runs, reaped children.
-//! Tests that need python3 skip with a printed reason when it is absent.
+//! `gilsim validate`: the generated Python program, the native runtime, real runs, reaped
+//! children. Tests that need python3 skip with a printed reason when it is absent.
 
 use predicates::prelude::*;
 
@@ -144,8 +144,10 @@ fn a_run_past_its_timeout_is_killed_with_its_children() {
         ),
     )
     .unwrap();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(&script);
     let err =
-        gilsim::validate::run_once(&script, "x", 1, std::time::Duration::from_secs(2)).unwrap_err();
+        gilsim::validate::run_once(cmd, "x", 1, std::time::Duration::from_secs(2)).unwrap_err();
     assert!(err.contains("killed"), "{err}");
     let text = std::fs::read_to_string(&pids).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -163,4 +165,65 @@ fn a_run_past_its_timeout_is_killed_with_its_children() {
             "process {pid} outlived the timeout (state {state:?})"
         );
     }
+}
+
+#[test]
+fn the_native_runtime_validates_every_strategy_without_python() {
+    let dir = tempdir();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, TINY).unwrap();
+    let out = gilsim(dir.path())
+        .env("PATH", "/nonexistent")
+        .args(["validate", "--runtime", "native", "--repeat", "1", "-q"])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("native runtime: thread start"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.path().join("output/tiny/validation.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    for line in csv.lines().skip(1) {
+        let measured: f64 = line.split(',').nth(3).unwrap().parse().unwrap();
+        // Each experiment sleeps at least 40 ms and spins 60 ms of work in all.
+        assert!(measured > 0.04, "{line}");
+    }
+    assert!(super::is_png(
+        &dir.path().join("output/tiny/validation.png")
+    ));
+    assert!(dir.path().join("output/tiny/native.json").is_file());
+}
+
+#[test]
+fn the_native_runtime_runs_free_threaded_scenarios_the_python_one_cannot() {
+    let dir = tempdir();
+    let scenario = dir.path().join("ft.toml");
+    std::fs::write(
+        &scenario,
+        TINY.replace("switch_interval = \"5ms\"", "gil = false"),
+    )
+    .unwrap();
+    gilsim(dir.path())
+        .args(["validate", "--repeat", "1", "-q", "--no-charts"])
+        .arg(&scenario)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("native runtime can run it"));
+    gilsim(dir.path())
+        .args([
+            "validate",
+            "--runtime",
+            "native",
+            "--repeat",
+            "1",
+            "-q",
+            "--no-charts",
+        ])
+        .arg(&scenario)
+        .assert()
+        .success();
 }
