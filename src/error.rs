@@ -83,6 +83,8 @@ pub enum Error {
     Run(String),
     /// Already reported on stderr (e.g. per file by `check`); exit with this code.
     Reported(u8),
+    /// Ctrl-C or SIGTERM: children were stopped, nothing half-written; exit code 130.
+    Interrupted,
 }
 
 impl Error {
@@ -92,6 +94,7 @@ impl Error {
             Error::Scenario(_) | Error::Usage(_) => 2,
             Error::Run(_) => 1,
             Error::Reported(code) => *code,
+            Error::Interrupted => 130,
         }
     }
 }
@@ -102,6 +105,9 @@ impl fmt::Display for Error {
             Error::Scenario(e) => e.fmt(f),
             Error::Usage(m) | Error::Run(m) => f.write_str(m),
             Error::Reported(code) => write!(f, "failed (exit code {code})"),
+            Error::Interrupted => f.write_str(
+                "interrupted; every child process was stopped and no result file was written",
+            ),
         }
     }
 }

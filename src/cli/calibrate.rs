@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use crate::child::ChildError;
 use crate::error::Error;
 use crate::host::{self, measure, Notes};
 use crate::model::{preset, Preset};
@@ -39,8 +40,9 @@ fn python_probe(quick: bool) -> Result<serde_json::Value, String> {
     }
     let out = crate::child::output_with_timeout(&mut cmd, Duration::from_secs(120)).map_err(
         |e| match e {
-            None => "the python3 probe took more than 2 minutes; killed".to_string(),
-            Some(e) => format!("python3 not available ({e})"),
+            ChildError::Timeout => "the python3 probe took more than 2 minutes; killed".to_string(),
+            ChildError::Interrupted => "interrupted".to_string(),
+            ChildError::Failed(e) => format!("python3 not available ({e})"),
         },
     )?;
     if !out.status.success() {
@@ -56,9 +58,15 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let started = Instant::now();
     let steps = 8;
     let bar = super::progress_bar(steps, args.quiet, "steps");
+    // Ctrl-C stops the python3 probe's process group and ends here, between steps.
+    crate::child::catch_interrupts();
     let step = |msg: &str| {
+        if crate::child::interrupted() {
+            return Err(Error::Interrupted);
+        }
         bar.set_message(msg.to_string());
         bar.inc(1);
+        Ok(())
     };
     let mut notes: Notes = Vec::new();
     let mut note = |key: &str, how: &str| notes.push((key.to_string(), how.to_string()));
@@ -78,14 +86,14 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         "not measured: documented default (Intel: up to 1.3)",
     );
 
-    step("topology");
+    step("topology")?;
     let (cores, smt) = measure::topology();
     machine.cores = cores.value;
     machine.smt = smt.value;
     note("machine.cores", &cores.how);
     note("machine.smt", &smt.how);
 
-    step("speed with 1..N busy hardware threads");
+    step("speed with 1..N busy hardware threads")?;
     let (rounds, run) = if args.quick {
         (3, Duration::from_millis(150))
     } else {
@@ -96,13 +104,13 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     machine.frequency = freq.value.clone();
     note("machine.frequency", &freq.how);
 
-    step("wake-up latency");
+    step("wake-up latency")?;
     let wake = measure::wakeup(if args.quick { 2000 } else { 10_000 });
     machine.wakeup = sim(wake.value);
     note("machine.wakeup", &wake.how);
     let oversleep = measure::sleep_overshoot(if args.quick { 50 } else { 200 });
 
-    step("memory latency and bandwidth");
+    step("memory latency and bandwidth")?;
     let mem = measure::memory(args.quick);
     machine.cache = mem.caches.value;
     for key in ["l1", "l2", "l3"] {
@@ -123,7 +131,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         note(&format!("machine.bandwidth.{key}"), &mem.bandwidth.how);
     }
 
-    step("disk write and fsync");
+    step("disk write and fsync")?;
     let disk_dir = args
         .out
         .parent()
@@ -150,13 +158,13 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         }
     }
 
-    step("loopback round trip");
+    step("loopback round trip")?;
     if let Some(rtt) = measure::loopback() {
         machine.latency.loopback = sim(rtt.value);
         note("machine.latency.loopback", &rtt.how);
     }
 
-    step("CPython costs (python3)");
+    step("CPython costs (python3)")?;
     let python_note = match python_probe(args.quick) {
         Ok(v) => {
             let secs = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
@@ -241,6 +249,9 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         Err(reason) => format!("CPython costs are defaults: {reason}"),
     };
     bar.finish_and_clear();
+    if crate::child::interrupted() {
+        return Err(Error::Interrupted);
+    }
 
     let elapsed = started.elapsed();
     let header = format!(

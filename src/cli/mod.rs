@@ -10,7 +10,7 @@ mod calibrate;
 mod check;
 mod latency;
 mod quiz;
-mod run;
+pub mod run;
 mod scenarios;
 mod sweep;
 mod validate;

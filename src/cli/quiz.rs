@@ -43,7 +43,7 @@ pub(super) fn run(args: &QuizArgs) -> Result<(), Error> {
     let scenario = model::load(&format!("quiz-{seed}.toml"), &q.scenario, None)
         .map_err(|e| Error::Run(format!("generated an invalid quiz (a bug): {e}")))?;
     let results = Results {
-        runs: super::run::simulate_all(&scenario, &Limits::default(), |_, _| {})?,
+        runs: super::run::simulate_all(&scenario, &Limits::default(), 1, |_, _| {})?,
         scenario: &scenario,
     };
     let best = results

@@ -52,6 +52,9 @@ pub struct RunArgs {
     /// No warnings or notes on stderr (errors still print).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Simulate on this many threads (default: all hardware threads); outputs are the same.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
     /// Host profile for `preset = "host"` (default: output/host.toml if it exists).
     #[arg(long, value_name = "PATH")]
     pub host: Option<PathBuf>,
@@ -61,32 +64,81 @@ fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
     crate::units::parse_duration(s)
 }
 
-/// Simulates every experiment (each sweep value) and summarizes against the baseline.
-/// `done` is told after each run (for progress bars).
+/// The default for `--jobs`: every hardware thread.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `f` over `items` on up to `jobs` threads; the results are in the items' order whatever
+/// the number of threads or the order they finish in (so outputs do not depend on `--jobs`).
+pub fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    if jobs == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for w in workers {
+            for (i, r) in w.join().expect("a simulation thread panicked") {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// Simulates every experiment (each worker count) on up to `jobs` threads and summarizes
+/// against the baseline. `done` is told after each run (for progress bars).
 pub fn simulate_all(
     scenario: &Scenario,
     limits: &Limits,
-    mut done: impl FnMut(&crate::model::Experiment, u32),
+    jobs: usize,
+    done: impl Fn(&crate::model::Experiment, u32) + Sync,
 ) -> Result<Vec<RunResult>, Error> {
-    let mut traces = Vec::new();
-    for (i, exp) in scenario.experiments.iter().enumerate() {
-        for &workers in &exp.workers {
-            let trace = engine::simulate(scenario, exp, workers, limits).map_err(|e| {
-                Error::Run(format!(
-                    "experiment \"{}\" (workers {workers}): {e}",
-                    exp.name
-                ))
-            })?;
-            done(exp, workers);
-            traces.push((i, workers, trace));
-        }
+    let rows: Vec<(usize, u32)> = scenario
+        .experiments
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| e.workers.iter().map(move |&w| (i, w)))
+        .collect();
+    let traces = par_map(&rows, jobs, |&(i, workers)| {
+        let exp = &scenario.experiments[i];
+        let trace = engine::simulate(scenario, exp, workers, limits).map_err(|e| {
+            Error::Run(format!(
+                "experiment \"{}\" (workers {workers}): {e}",
+                exp.name
+            ))
+        });
+        done(exp, workers);
+        trace
+    });
+    let mut runs = Vec::with_capacity(rows.len());
+    for (&(i, workers), trace) in rows.iter().zip(traces) {
+        runs.push((i, workers, trace?));
     }
-    let baseline = traces
+    let baseline = runs
         .iter()
         .find(|(i, _, _)| *i == scenario.baseline)
         .map(|(_, _, t)| t.makespan - SimTime::ZERO)
         .expect("every experiment has at least one row");
-    Ok(traces
+    Ok(runs
         .into_iter()
         .map(|(i, workers, trace)| {
             let exp = &scenario.experiments[i];
@@ -99,6 +151,35 @@ pub fn simulate_all(
             }
         })
         .collect())
+}
+
+/// Everything `gilsim run` does short of touching files: load the text (no host
+/// profile), simulate every experiment within `limits`, and render every output in memory
+/// (CSVs, JSON, trace, table, chart specifications). Returns the bytes rendered. The fuzz
+/// target and the mutation tests drive it: whatever the input, it must return, not panic.
+pub fn exercise(label: &str, text: &str, limits: &Limits) -> Result<usize, Error> {
+    use crate::report::{chart, csv, json, perfetto, png, table, Results};
+    let scenario = crate::model::load(label, text, None)?;
+    let runs = simulate_all(&scenario, limits, 1, |_, _| {})?;
+    let results = Results {
+        scenario: &scenario,
+        runs,
+    };
+    let mut bytes = csv::summary(&results).len()
+        + csv::tasks(&results).len()
+        + csv::trace(&results).len()
+        + json::render(&results).len()
+        + perfetto::render(&results).len()
+        + table::render(&results).len();
+    for run in &results.runs {
+        bytes += chart::timeline(&run.summary, &run.trace, png::TIMELINE_COLUMNS)
+            .rows
+            .len();
+    }
+    let rows: Vec<_> = results.runs.iter().map(|r| &r.summary).collect();
+    let base = &scenario.experiments[scenario.baseline].name;
+    bytes += chart::speedup(&scenario.name, base, &rows).bars.len();
+    Ok(bytes)
 }
 
 pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
@@ -122,7 +203,12 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         trace: !args.no_trace,
     };
     let results = Results {
-        runs: simulate_all(&scenario, &limits, |_, _| {})?,
+        runs: simulate_all(
+            &scenario,
+            &limits,
+            args.jobs.map_or_else(default_jobs, usize::from),
+            |_, _| {},
+        )?,
         scenario: &scenario,
     };
 

@@ -65,6 +65,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
             return Err(Error::Usage("--max-error must be a percentage ≥ 0".into()));
         }
     }
+    crate::child::catch_interrupts();
     let source = super::load_source(Some(&args.scenario))?;
     // Mistakes in the file are reported at their real position first.
     model::load(&source.label, &source.text, None)?;
@@ -105,6 +106,9 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
                 .map_err(|e| Error::Run(format!("cannot find the gilsim binary: {e}")))?;
             let bar = super::progress_bar(1, args.quiet, "measuring the native runtime's costs");
             let costs = validate::native::measure_costs(&exe).map_err(Error::Run)?;
+            if crate::child::interrupted() {
+                return Err(Error::Interrupted);
+            }
             bar.finish_and_clear();
             let footer = native_costs(&mut scenario.python, &costs);
             let data = serde_json::json!({
@@ -124,7 +128,8 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         trace: false,
         ..Limits::default()
     };
-    let predicted = super::run::simulate_all(&scenario, &limits, |_, _| {})?;
+    let predicted =
+        super::run::simulate_all(&scenario, &limits, super::run::default_jobs(), |_, _| {})?;
     let rows: Vec<(String, u32, f64)> = predicted
         .iter()
         .map(|r| {
@@ -145,7 +150,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
             let timeout = Duration::from_secs_f64((prediction * 5.0 + 30.0).min(3600.0));
             let mut cmd = Command::new(runner.get_program());
             cmd.args(runner.get_args());
-            let seconds = validate::run_once(cmd, name, *workers, timeout).map_err(Error::Run)?;
+            let seconds = validate::run_once(cmd, name, *workers, timeout)?;
             measured[i].push(seconds);
             bar.inc(1);
         }

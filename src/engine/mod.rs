@@ -65,6 +65,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Small limits for inputs nobody has looked at (the fuzz target, the mutation and
+    /// corpus tests): 20,000 events and one simulated hour, trace kept.
+    pub fn for_untrusted_input() -> Self {
+        Limits {
+            max_events: 20_000,
+            max_sim_time: SimTime(3600 * crate::time::NS_PER_S),
+            trace: true,
+        }
+    }
+}
+
 /// Why a run did not finish.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimError {

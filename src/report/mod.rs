@@ -67,6 +67,7 @@ pub fn write_run_outputs(
     trace: bool,
     charts: bool,
 ) -> Result<Vec<String>, String> {
+    remove_stale_temporaries(dir);
     let mut written = Vec::new();
     let mut put = |name: String, bytes: &[u8]| -> Result<(), String> {
         write_file(&dir.join(&name), bytes)?;
@@ -147,6 +148,29 @@ pub fn draw_file(
 ) -> Result<(), String> {
     write_atomic_with(path, |tmp| draw(tmp).map_err(io::Error::other))
         .map_err(|e| format!("cannot draw {}: {e}", path.display()))
+}
+
+/// Removes temporary files an interrupted gilsim left in `dir` (`.tmp-PID-name` whose
+/// process is gone); those of a gilsim still running are left alone.
+pub fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".tmp-")) else {
+            continue;
+        };
+        let Some((pid, _)) = rest.split_once('-') else {
+            continue;
+        };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if !alive {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Lets `write` create a temporary file beside `path`, then renames it over `path`; the

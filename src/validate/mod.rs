@@ -18,6 +18,8 @@ pub mod native;
 pub mod python;
 
 use std::process::{Command, Stdio};
+
+use crate::child::ChildError;
 use std::time::Duration;
 
 /// The scenario text with `[machine]` replaced by the host preset and `[python]` reduced
@@ -40,7 +42,7 @@ pub fn run_once(
     experiment: &str,
     workers: u32,
     timeout: Duration,
-) -> Result<f64, String> {
+) -> Result<f64, RunError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.args([
         "--experiment",
@@ -49,23 +51,51 @@ pub fn run_once(
         &workers.to_string(),
     ]);
     let out = crate::child::output_with_timeout(&mut cmd, timeout).map_err(|e| match e {
-        None => format!(
+        ChildError::Timeout => RunError::Failed(format!(
             "\"{experiment}\" (workers {workers}) ran longer than {:.0} s; killed it and its workers",
             timeout.as_secs_f64()
-        ),
-        Some(e) => format!("cannot run {program}: {e}"),
+        )),
+        ChildError::Interrupted => RunError::Interrupted,
+        ChildError::Failed(e) => RunError::Failed(format!("cannot run {program}: {e}")),
     })?;
     if !out.status.success() {
-        return Err(format!(
+        return Err(RunError::Failed(format!(
             "\"{experiment}\" (workers {workers}) failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        )));
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("unexpected output from the program: {e}"))?;
+        .map_err(|e| RunError::Failed(format!("unexpected output from the program: {e}")))?;
     v.get("seconds")
         .and_then(serde_json::Value::as_f64)
-        .ok_or_else(|| "the program printed no \"seconds\"".into())
+        .ok_or_else(|| RunError::Failed("the program printed no \"seconds\"".into()))
+}
+
+/// Why one run gave no time.
+#[derive(Debug)]
+pub enum RunError {
+    /// It failed or timed out; the message says how.
+    Failed(String),
+    /// The user interrupted gilsim.
+    Interrupted,
+}
+
+impl From<RunError> for crate::error::Error {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Failed(m) => crate::error::Error::Run(m),
+            RunError::Interrupted => crate::error::Error::Interrupted,
+        }
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Failed(m) => f.write_str(m),
+            RunError::Interrupted => f.write_str("interrupted"),
+        }
+    }
 }
 
 /// True when `python3` can be run.

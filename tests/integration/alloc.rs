@@ -1,5 +1,6 @@
 //! The engine allocates nothing per event: a run with ten times the events makes only a
-//! few more allocations (vectors and the heap growing), not ten times as many.
+//! few more allocations (vectors and the heap growing), not ten times as many, and without
+//! a trace its peak memory does not grow with the number of events (issue 6).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -11,36 +12,78 @@ pub struct CountingAlloc;
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes allocated by this thread and not yet freed (frees of other threads' memory
+    /// count too, which is why it is signed).
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    static PEAK: Cell<i64> = const { Cell::new(0) };
+}
+
+fn grow(bytes: i64) {
+    let _ = LIVE.try_with(|live| {
+        live.set(live.get() + bytes);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+    });
 }
 
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        grow(layout.size() as i64);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        grow(-(layout.size() as i64));
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        grow(new_size as i64 - layout.size() as i64);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
+/// (allocations, events, peak bytes above the start) of one run of the peer workload.
 fn allocations_for(bursts: u32) -> (u64, u64) {
+    let (allocations, events, _) = measure(bursts, false);
+    (allocations, events)
+}
+
+fn measure(bursts: u32, trace: bool) -> (u64, u64, i64) {
     let text = include_str!("../../benches/peer-workload.toml")
         .replace("repeat = 200", &format!("repeat = {bursts}"))
         .replace("burst = 64", "burst = 8")
         .replace("workers = 64", "workers = 8");
     let s = gilsim::model::load("peer.toml", &text, None).unwrap();
     let limits = Limits {
-        trace: false,
+        trace,
         ..Limits::default()
     };
     let before = ALLOCATIONS.with(Cell::get);
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
     let run = simulate(&s, &s.experiments[0], 8, &limits).unwrap();
     let after = ALLOCATIONS.with(Cell::get);
-    (after - before, run.events)
+    let peak = PEAK.with(Cell::get) - base;
+    (after - before, run.events, peak)
+}
+
+#[test]
+fn peak_memory_does_not_grow_with_events_unless_a_trace_is_kept() {
+    let (_, small_events, small) = measure(100, false);
+    let (_, large_events, large) = measure(1000, false);
+    assert!(large_events > 9 * small_events);
+    // The same bytes up to the doubling of a vector or two.
+    assert!(
+        large <= small * 2 + 4096,
+        "{small} bytes at peak for {small_events} events, {large} for {large_events}"
+    );
+    // The measurement sees growth where there is some: the trace keeps every segment.
+    let (_, _, traced_small) = measure(100, true);
+    let (_, _, traced_large) = measure(1000, true);
+    assert!(
+        traced_large > 5 * traced_small,
+        "with a trace: {traced_small} then {traced_large} bytes"
+    );
 }
 
 #[test]

@@ -148,7 +148,7 @@ fn a_run_past_its_timeout_is_killed_with_its_children() {
     cmd.arg(&script);
     let err =
         gilsim::validate::run_once(cmd, "x", 1, std::time::Duration::from_secs(2)).unwrap_err();
-    assert!(err.contains("killed"), "{err}");
+    assert!(err.to_string().contains("killed"), "{err}");
     let text = std::fs::read_to_string(&pids).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     for pid in text.split_whitespace() {
