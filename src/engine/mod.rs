@@ -29,6 +29,7 @@
 
 mod cpu;
 mod gil;
+pub mod phases;
 pub mod queue;
 mod roles;
 
@@ -156,8 +157,8 @@ enum Event {
     WaitDone { t: ThreadId, epoch: u32 },
     /// A thread woken by another (GIL hand-off, queue put) became runnable.
     Wake { t: ThreadId, epoch: u32 },
-    /// A GIL waiter's `switch_interval` timed wait expired.
-    GilTimeout { t: ThreadId, epoch: u32 },
+    /// The first GIL waiter timeout that does something (one pending per process).
+    GilTimer { process: u32 },
     /// A hardware thread's time slice ended.
     SliceExpired { hw: HwId, epoch: u32 },
     /// A message arrives in a queue (after pipe latency, or an awaited I/O completes).
@@ -238,10 +239,8 @@ enum Op {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Block {
     Io,
-    /// In `take_gil`'s timed wait, with the switch number seen when the interval began.
-    Gil {
-        saved: u64,
-    },
+    /// In `take_gil`'s timed wait (its timeouts are the GIL's [`phases::PhaseIndex`]).
+    Gil,
     /// Signalled by a GIL release; waking up.
     GilSignaled,
     /// Forced switch: waiting until another thread takes the GIL.
@@ -320,6 +319,8 @@ struct Sim<'a> {
     queues: Vec<MsgQueue>,
     /// Threads placed on a hardware thread, to resume once the current event is handled.
     to_resume: Vec<ThreadId>,
+    /// Processes whose GIL timer must be re-armed at the end of the instant.
+    gils_dirty: Vec<u32>,
     /// The occupancy changed or new work started: re-time running work.
     rates_dirty: bool,
     world: roles::World<'a>,
@@ -362,6 +363,7 @@ impl<'a> Sim<'a> {
             runq: VecDeque::new(),
             queues: Vec::new(),
             to_resume: Vec::new(),
+            gils_dirty: Vec::new(),
             rates_dirty: false,
             world,
             out: RunTrace {
@@ -435,6 +437,7 @@ impl<'a> Sim<'a> {
                 break;
             }
         }
+        self.settle_gil_timers();
     }
 
     fn handle(&mut self, event: Event) {
@@ -470,11 +473,7 @@ impl<'a> Sim<'a> {
                     self.make_runnable(t);
                 }
             }
-            Event::GilTimeout { t, epoch } => {
-                if self.live(t, epoch) {
-                    self.gil_timeout(t);
-                }
-            }
+            Event::GilTimer { process } => self.gil_timer(process),
             Event::SliceExpired { hw, epoch } => self.slice_expired(hw, epoch),
             Event::Deliver { q, item } => self.put(q, item),
         }
@@ -527,7 +526,10 @@ impl<'a> Sim<'a> {
     fn new_process_thread(&mut self, role: Role, name: &str, number: u32) -> ThreadId {
         let process = self.processes.len() as u32;
         self.processes.push(Process {
-            gil: Gil::new(self.scenario.python.gil),
+            gil: Gil::new(
+                self.scenario.python.gil,
+                self.scenario.python.switch_interval + self.scenario.machine.wakeup,
+            ),
         });
         self.new_thread(process, role, name, number)
     }
@@ -749,7 +751,7 @@ impl<'a> Sim<'a> {
                     Phase::Runnable => "runnable, waiting for a core".to_string(),
                     Phase::Switching(hw) | Phase::Running(hw) => format!("running on hw {hw}"),
                     Phase::Blocked(Block::Io) => "waiting for I/O".to_string(),
-                    Phase::Blocked(Block::Gil { .. } | Block::GilSignaled) => {
+                    Phase::Blocked(Block::Gil | Block::GilSignaled) => {
                         "waiting for the GIL".to_string()
                     }
                     Phase::Blocked(Block::SwitchWait | Block::SwitchWoken) => {

@@ -60,10 +60,10 @@ pub(super) enum Spawn {
 impl Spawn {
     pub(super) fn role(self) -> Role {
         match self {
-            Spawn::ThreadWorker => Role::ThreadWorker(Worker::default()),
+            Spawn::ThreadWorker => Role::ThreadWorker(Box::default()),
             Spawn::TaskHandler => Role::TaskHandler(TaskHandler::default()),
             Spawn::ResultHandler => Role::ResultHandler(None),
-            Spawn::PoolWorker => Role::PoolWorker(PoolWorker::default()),
+            Spawn::PoolWorker => Role::PoolWorker(Box::default()),
         }
     }
 }
@@ -75,14 +75,15 @@ pub(super) enum Role {
     Exited,
     /// The main thread of any strategy.
     Main(Box<Main>),
-    /// A ThreadPoolExecutor worker.
-    ThreadWorker(Worker),
+    /// A ThreadPoolExecutor worker (boxed, like every role holding a program cursor:
+    /// `next_action` moves the role out and back for every action).
+    ThreadWorker(Box<Worker>),
     /// Pool's task-handler thread.
     TaskHandler(TaskHandler),
     /// Pool's result-handler thread; the chunk it is unpickling.
     ResultHandler(Option<u32>),
     /// A Pool worker process's main thread.
-    PoolWorker(PoolWorker),
+    PoolWorker(Box<PoolWorker>),
 }
 
 /// The role of the main thread for a strategy.
