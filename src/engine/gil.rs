@@ -227,8 +227,8 @@ impl Sim<'_> {
         g.index.earliest(from)
     }
 
-    /// Notes that the GIL's timer must be re-armed when this instant is settled: a GIL
-    /// released and taken again within one instant needs no look at its waiters.
+    /// Notes that the GIL's timer must be re-armed before time moves on: a GIL released
+    /// and taken again within one instant needs no look at its waiters.
     fn arm_gil_timer(&mut self, process: u32) {
         let g = &mut self.processes[process as usize].gil;
         if !g.dirty {
@@ -237,7 +237,7 @@ impl Sim<'_> {
         }
     }
 
-    /// Re-arms the timers of the GILs whose state changed this instant.
+    /// Re-arms the timers of the GILs whose state changed at this instant.
     pub(super) fn settle_gil_timers(&mut self) {
         while let Some(process) = self.gils_dirty.pop() {
             self.processes[process as usize].gil.dirty = false;

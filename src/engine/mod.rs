@@ -395,6 +395,7 @@ impl<'a> Sim<'a> {
         let main = self.new_process_thread(main_role, "main", 0);
         self.make_runnable(main);
         self.settle_instant();
+        self.settle_gil_timers();
 
         while let Some((time, event)) = self.events.pop() {
             if time > self.limits.max_sim_time {
@@ -413,6 +414,11 @@ impl<'a> Sim<'a> {
             self.now = time;
             self.handle(event);
             self.settle_instant();
+            // GIL timers are re-armed once per instant of simulated time: a GIL released
+            // and taken again by events at the same time needs no look at its waiters.
+            if self.events.peek_time() != Some(self.now) {
+                self.settle_gil_timers();
+            }
             if self.threads[0].phase == Phase::Done {
                 break;
             }
@@ -437,7 +443,6 @@ impl<'a> Sim<'a> {
                 break;
             }
         }
-        self.settle_gil_timers();
     }
 
     fn handle(&mut self, event: Event) {

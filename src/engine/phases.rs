@@ -166,11 +166,12 @@ impl PhaseIndex {
         while t != NONE {
             let i = t as usize;
             let phase = self.phase[i];
-            let mut at = from + if phase >= x {
-                phase - x
-            } else {
-                phase + self.period - x
-            };
+            let mut at = from
+                + if phase >= x {
+                    phase - x
+                } else {
+                    phase + self.period - x
+                };
             if at == self.since[i] {
                 at += self.period; // the start of the wait is not a timeout
             }
