@@ -33,6 +33,10 @@ pub use python::Python;
 
 /// Most task instances one experiment may run (each costs a few dozen bytes of bookkeeping).
 pub const MAX_TASKS: u64 = 10_000_000;
+
+/// Most steps one job may take, every task's repeats multiplied out: each step is at least
+/// one event, and the default `--max-events` would stop the run long before.
+pub const MAX_STEPS: u64 = 1_000_000_000;
 /// Most workers one experiment may start (each is a simulated thread with its own lane).
 pub const MAX_WORKERS: i64 = 65_536;
 
@@ -589,7 +593,7 @@ fn build_task_list(
     raw: &Spanned<OrderedMap<Spanned<i64>>>,
 ) -> Result<Vec<(usize, u64)>, ScenarioError> {
     let mut list = Vec::new();
-    let mut total: u64 = 0;
+    let (mut total, mut steps): (u64, u64) = (0, 0);
     for (name, count) in &raw.get_ref().0 {
         let kind = kinds.iter().position(|k| k.name == *name).ok_or_else(|| {
             ctx.error(
@@ -622,6 +626,19 @@ fn build_task_list(
             return Err(ctx.error(
                 count.span().start,
                 format!("more than {MAX_TASKS} tasks in one job; lower the counts"),
+            ));
+        }
+        let per_task = kinds[kind].program.step_count();
+        steps = steps.saturating_add(per_task.saturating_mul(n as u64));
+        if steps > MAX_STEPS {
+            return Err(ctx.error(
+                count.span().start,
+                format!(
+                    "this job runs about {:.1e} steps in all ({n} × `{name}` of {per_task} steps \
+                     each, repeats multiplied out); at most {MAX_STEPS} are simulated: lower \
+                     this count or the `repeat` counts of `{name}`",
+                    steps as f64
+                ),
             ));
         }
         list.push((kind, n as u64));

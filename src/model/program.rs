@@ -102,6 +102,28 @@ impl Program {
         self.instrs.is_empty()
     }
 
+    /// Steps one run of the program takes, loops multiplied out (saturating).
+    pub fn step_count(&self) -> u64 {
+        fn walk(instrs: &[Instr], mut i: usize, end: usize) -> u64 {
+            let mut n = 0u64;
+            while i < end {
+                match instrs[i] {
+                    Instr::Cpu { .. } | Instr::Io { .. } => {
+                        n = n.saturating_add(1);
+                        i += 1;
+                    }
+                    Instr::Repeat { count, end: e } => {
+                        let body = walk(instrs, i + 1, e as usize);
+                        n = n.saturating_add(body.saturating_mul(count));
+                        i = e as usize;
+                    }
+                }
+            }
+            n
+        }
+        walk(&self.instrs, 0, self.instrs.len())
+    }
+
     /// Expected total CPU work and waiting time, loops multiplied out (saturating).
     pub fn expected(&self) -> (SimDuration, SimDuration) {
         fn walk(instrs: &[Instr], mut i: usize, end: usize) -> (f64, f64) {
