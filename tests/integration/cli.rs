@@ -192,16 +192,34 @@ fn runaway_runs_stop_at_the_limits_with_exit_code_1() {
 }
 
 #[test]
-fn a_huge_repeat_is_bounded_by_the_event_limit() {
+fn a_huge_repeat_is_refused_up_front_and_a_long_one_bounded_by_the_event_limit() {
     let dir = tempdir();
     let path = dir.path().join("huge.toml");
+    let scenario = |repeat: &str| {
+        format!(
+            "name = \"huge\"\n[machine]\npreset = \"laptop-4c8t\"\n\
+             [tasks.t]\nsteps = [{{ repeat = {repeat}, steps = [{{ io = \"1us\" }}] }}]\n\
+             [job]\ntasks = {{ t = 1 }}\n[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n"
+        )
+    };
     std::fs::write(
         &path,
-        "name = \"huge\"\n[machine]\npreset = \"laptop-4c8t\"\n\
-         [tasks.t]\nsteps = [{ repeat = 1000000000, steps = [{ repeat = 1000000000, steps = [{ io = \"1us\" }] }] }]\n\
-         [job]\ntasks = { t = 1 }\n[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n",
+        scenario("1000000000, steps = [{ repeat = 1000000000").replace("}] }]", "}] }] }]"),
     )
     .unwrap();
+    gilsim(dir.path())
+        .arg("run")
+        .arg(&path)
+        .arg("-q")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "huge.toml:7:15: this job runs about 1.0e18 steps",
+        ))
+        .stderr(predicate::str::contains(
+            "lower this count or the `repeat` counts of `t`",
+        ));
+    std::fs::write(&path, scenario("100000000")).unwrap();
     gilsim(dir.path())
         .arg("run")
         .arg(&path)
