@@ -236,12 +236,28 @@ impl Sim<'_> {
             self.settle_work(t);
             let th = &mut self.threads[t as usize];
             th.rate = rate;
-            let ns = (th.remaining / rate).ceil().max(0.0);
+            let ns = ceil_ns(th.remaining / rate);
             let epoch = self.bump(t);
-            self.schedule(
-                crate::time::SimDuration(ns.min(u64::MAX as f64 / 4.0) as u64),
-                Event::ComputeDone { t, epoch },
-            );
+            self.schedule(crate::time::SimDuration(ns), Event::ComputeDone { t, epoch });
+        }
+    }
+}
+
+/// `x.ceil()` as whole nanoseconds, clamped to [0, u64::MAX / 4], without `f64::ceil`
+/// (a libm call on baseline x86-64, and this is on every re-timing).
+fn ceil_ns(x: f64) -> u64 {
+    let x = x.clamp(0.0, u64::MAX as f64 / 4.0);
+    let n = x as u64;
+    n + u64::from((n as f64) < x)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ceil_ns_is_ceil_clamped() {
+        for x in [0.0, 0.2, 1.0, 1.5, 2.999, 1e12 + 0.5, -3.0, f64::NAN, 1e300] {
+            let want = x.ceil().clamp(0.0, u64::MAX as f64 / 4.0) as u64;
+            assert_eq!(super::ceil_ns(x), if x.is_nan() { 0 } else { want }, "{x}");
         }
     }
 }
