@@ -410,11 +410,14 @@ mod tests {
                     [job]\ntasks = { a = 2, b = 1 }\n[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n";
         let s = model::load("t.toml", text, None).unwrap();
         let r = simulate(&s, &s.experiments[0], 1, &Limits::default()).unwrap();
-        let sum = summarize(&s, &s.experiments[0], 1, &r, SimDuration::from_millis(40));
+        // Each I/O ends with the kernel waking the thread.
+        let wake = s.machine.wakeup.as_nanos();
+        let ms = |n: u64| SimDuration::from_millis(n);
+        let sum = summarize(&s, &s.experiments[0], 1, &r, ms(40) + SimDuration(3 * wake));
         assert_eq!(sum.kinds.len(), 2);
         assert_eq!(sum.kinds[0].tasks, 2);
-        assert_eq!(sum.kinds[0].last_end, SimDuration::from_millis(20));
-        assert_eq!(sum.kinds[1].first_end, SimDuration::from_millis(40));
+        assert_eq!(sum.kinds[0].last_end, ms(20) + SimDuration(2 * wake));
+        assert_eq!(sum.kinds[1].first_end, ms(40) + SimDuration(3 * wake));
         assert_eq!(sum.speedup, 1.0);
     }
 }

@@ -224,7 +224,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                     &format!("python.process_start.{method}"),
                     slot,
                     field,
-                    &format!("with get_context('{method}').Pool(1): map(abs, [1]), median of 3"),
+                    &format!("the first get_context('{method}').Pool(1) of a fresh python3: start, map(abs, [1]), close, join; median of 3"),
                 );
             }
             if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {

@@ -194,7 +194,7 @@ enum Action {
     /// Off-core wait.
     Wait { time: SimDuration, state: State },
     /// Take from a queue, blocking while it is empty. `wake`: pay `wakeup` when woken by a
-    /// put (a condition variable); I/O readiness (`false`) is included in the I/O time.
+    /// put (a condition variable). A select() woken by I/O readiness wakes the same way.
     Get {
         q: QueueId,
         wake: bool,
@@ -623,6 +623,14 @@ impl<'a> Sim<'a> {
                     th.phase = Phase::Blocked(Block::Io);
                     self.set_state(t, state);
                     let epoch = self.bump(t);
+                    // A thread blocked on I/O is woken by the kernel when it completes: the
+                    // same wake-up as a signalled condition variable (pipe transfers are
+                    // measured end to end and already include theirs).
+                    let time = if state == State::Io {
+                        time + self.scenario.machine.wakeup
+                    } else {
+                        time
+                    };
                     self.schedule(time, Event::WaitDone { t, epoch });
                     return;
                 }

@@ -594,9 +594,11 @@ impl Sim<'_> {
                             };
                         }
                         _ => {
+                            // The loop blocks in select(); I/O readiness wakes it (a
+                            // kernel wake-up, paid only when it was idle).
                             return Action::Get {
                                 q: self.world.ready_q,
-                                wake: false,
+                                wake: true,
                                 state: State::Io,
                             }
                         }
