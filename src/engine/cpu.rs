@@ -238,7 +238,10 @@ impl Sim<'_> {
             th.rate = rate;
             let ns = ceil_ns(th.remaining / rate);
             let epoch = self.bump(t);
-            self.schedule(crate::time::SimDuration(ns), Event::ComputeDone { t, epoch });
+            self.schedule(
+                crate::time::SimDuration(ns),
+                Event::ComputeDone { t, epoch },
+            );
         }
     }
 }

@@ -600,7 +600,7 @@ impl Sim<'_> {
                                 q: self.world.ready_q,
                                 wake: true,
                                 state: State::Io,
-                            }
+                            };
                         }
                     }
                 }

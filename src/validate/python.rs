@@ -138,16 +138,32 @@ pub fn program(scenario: &Scenario, source: &str) -> Result<String, String> {
 cpu steps are a pure-Python loop (holds the GIL), gil = false steps hash a buffer with
 hashlib (releases the GIL), I/O steps sleep; the durations are the ones gilsim drew.
 """
-import argparse
-import asyncio
 import hashlib
 import json
 import multiprocessing as mp
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-EXPERIMENTS = json.loads({data})
+# asyncio, concurrent.futures and argparse are imported where they are used: spawn and
+# forkserver workers import this module, and their start-up should be Python's, not this
+# program's.
+
+DATA = {data}
+EXPERIMENTS = None  # parsed by the main process only: spawn and forkserver workers import
+                    # this module, and parsing every step of every task there would make
+                    # their start-up this program's, not Python's
+
+
+def _asyncio():
+    import asyncio
+    return asyncio
+
+
+def experiments():
+    global EXPERIMENTS
+    if EXPERIMENTS is None:
+        EXPERIMENTS = json.loads(DATA)
+    return EXPERIMENTS
 SWITCH_INTERVAL = {interval:?}
 
 SPIN_RATE = None  # loop iterations per second, measured at start-up
@@ -212,10 +228,9 @@ def run_steps(steps):
 
 
 def pool_task(arg):
-    name, i, payload = arg
-    exp = EXPERIMENTS[name]
-    run_steps(exp["tasks"][i])
-    return bytes(exp["result"])
+    steps, payload, result = arg
+    run_steps(steps)
+    return bytes(result)
 
 
 async def coroutine(steps):
@@ -225,17 +240,17 @@ async def coroutine(steps):
         elif kind == "nogil":
             nogil(seconds)
         elif kind == "io":
-            await asyncio.sleep(seconds)
+            await _asyncio().sleep(seconds)
         else:
             time.sleep(seconds)  # a blocking call inside a coroutine
 
 
 async def gather(tasks):
-    await asyncio.gather(*(coroutine(t) for t in tasks))
+    await _asyncio().gather(*(coroutine(t) for t in tasks))
 
 
 def run(name, workers):
-    exp = EXPERIMENTS[name]
+    exp = experiments()[name]
     tasks = exp["tasks"]
     start = time.perf_counter()
     run_steps(exp["setup"])
@@ -243,13 +258,14 @@ def run(name, workers):
         for t in tasks:
             run_steps(t)
     elif exp["strategy"] == "threads":
+        from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(workers) as ex:
             list(ex.map(run_steps, tasks))
     elif exp["strategy"] == "processes":
         ctx = mp.get_context(exp["start_method"])
         pool = ctx.Pool(workers, initializer=_init, initargs=(SPIN_RATE, HASH_RATE))
         payload = bytes(exp["payload"])
-        args = [(name, i, payload) for i in range(len(tasks))]
+        args = [(t, payload, exp["result"]) for t in tasks]
         if exp["chunksize"] is None:
             pool.map(pool_task, args)
         else:
@@ -257,19 +273,20 @@ def run(name, workers):
         pool.close()
         pool.join()
     else:
-        asyncio.run(gather(tasks))
+        _asyncio().run(gather(tasks))
     run_steps(exp["teardown"])
     return time.perf_counter() - start
 
 
 def main():
+    import argparse
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--experiment")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--list", action="store_true")
     a = p.parse_args()
     if a.list or not a.experiment:
-        print("\n".join(EXPERIMENTS))
+        print("\n".join(experiments()))
         return
     sys.setswitchinterval(SWITCH_INTERVAL)
     calibrate()
