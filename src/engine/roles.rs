@@ -4,13 +4,15 @@
 //! a time. The roles follow the CPython library code they model:
 //!
 //! - **serial**: the main thread runs setup, every task in order, teardown.
-//! - **threads** (`concurrent.futures.ThreadPoolExecutor`): `submit` costs
+//! - **threads** (`concurrent.futures.ThreadPoolExecutor`): `submit` costs half of
 //!   `dispatch.threads` holding the GIL, puts the work item in the queue, then
 //!   `_adjust_thread_count`: if an idle worker exists (`_idle_semaphore.acquire(timeout=0)`)
 //!   nothing more happens, else a new thread is started (`thread_start`, paid by the main
 //!   thread) while fewer than `workers` exist. Workers take work items FIFO and release the
-//!   idle semaphore after each. The main thread then waits for the results; shutdown puts
-//!   one sentinel per worker and joins them.
+//!   idle semaphore after each. The main thread then takes the results in submission order
+//!   (`map`'s iterator): it blocks on a future that is not done, is woken by its
+//!   `set_result`, and pays the other half of `dispatch.threads` holding the GIL per result;
+//!   shutdown puts one sentinel per worker and joins them.
 //! - **processes** (`multiprocessing.Pool(workers).map`): the parent starts each worker
 //!   process (the child pays `process_start[method]`), then starts Pool's three handler
 //!   threads (`thread_start` each; the worker-handler thread is idle and has no lane). The
@@ -121,6 +123,10 @@ enum Stage {
         paid: bool,
     },
     Map,
+    /// `list(executor.map(...))`: the result of each future in submission order.
+    Results {
+        next: u64,
+    },
     Gather {
         next: u64,
     },
@@ -164,6 +170,10 @@ pub(super) struct World<'a> {
     experiment: &'a Experiment,
     n_tasks: u64,
     completed: u64,
+    /// threads: which tasks have finished (their futures are done), and the future the main
+    /// thread is blocked on in `map`'s result iterator, if it is.
+    finished: Vec<bool>,
+    awaiting: Option<u64>,
     /// ThreadPoolExecutor's `_idle_semaphore` count.
     idle: u64,
     started: u32,
@@ -219,11 +229,18 @@ impl<'a> World<'a> {
         } else {
             Vec::new()
         };
+        let finished = if experiment.strategy == Strategy::Threads {
+            vec![false; n_tasks as usize]
+        } else {
+            Vec::new()
+        };
         World {
             scenario,
             experiment,
             n_tasks,
             completed: 0,
+            finished,
+            awaiting: None,
             idle: 0,
             started: 0,
             exits: 0,
@@ -412,14 +429,16 @@ impl Sim<'_> {
                 }
                 Stage::Submit { next, sub } => {
                     if next == self.world.n_tasks {
-                        m.stage = Stage::AwaitDone;
+                        m.stage = Stage::Results { next: 0 };
                         continue;
                     }
                     match sub {
                         0 => {
+                            // The calibrated per-task cost of the executor is paid half at
+                            // submit(), half when map's iterator takes the result.
                             m.stage = Stage::Submit { next, sub: 1 };
                             return Action::Compute {
-                                work: py.dispatch.threads,
+                                work: SimDuration(py.dispatch.threads.as_nanos() / 2),
                                 gil: true,
                                 state: State::Dispatch,
                             };
@@ -604,6 +623,32 @@ impl Sim<'_> {
                         }
                     }
                 }
+                Stage::Results { next } => {
+                    if next == self.world.n_tasks {
+                        self.world.expected_exits = self.world.started;
+                        m.stage = Stage::Shutdown { sent: 0 };
+                        continue;
+                    }
+                    let _ = self.take_inbox(t);
+                    if self.world.finished[next as usize] {
+                        // fut.result() returns at once: the rest of the per-task cost,
+                        // holding the GIL (which a woken main thread must take back first).
+                        m.stage = Stage::Results { next: next + 1 };
+                        let d = py.dispatch.threads.as_nanos();
+                        return Action::Compute {
+                            work: SimDuration(d - d / 2),
+                            gil: true,
+                            state: State::Dispatch,
+                        };
+                    }
+                    // Blocked in fut.result(): woken by that future's set_result.
+                    self.world.awaiting = Some(next);
+                    return Action::Get {
+                        q: self.world.done_q,
+                        wake: true,
+                        state: State::Idle,
+                    };
+                }
                 Stage::AwaitDone => match self.take_inbox(t) {
                     Some(Item::Done) => {
                         self.world.expected_exits = match m.strategy {
@@ -691,10 +736,13 @@ impl Sim<'_> {
                 self.finish_task(i);
                 self.world.completed += 1;
                 self.world.idle += 1;
-                if self.world.completed == self.world.n_tasks {
+                self.world.finished[i as usize] = true;
+                if self.world.awaiting == Some(i) {
+                    // set_result notifies the main thread waiting on this future.
+                    self.world.awaiting = None;
                     return Action::Put {
                         q: self.world.done_q,
-                        item: Item::Done,
+                        item: Item::Task(i),
                     };
                 }
             }
