@@ -40,6 +40,7 @@ pub mod model;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod spill;
 pub mod teach;
 pub mod time;
 pub mod trace;

@@ -4,6 +4,7 @@
 //! read them. Totals are accumulated at the same transitions that emit segments, so a
 //! summary computed with `--no-trace` equals the one summed from `trace.csv`.
 
+use crate::spill::{Record, Records};
 use crate::time::{SimDuration, SimTime};
 
 /// What a thread (a lane) is doing (DESIGN §4's `trace.csv` states).
@@ -149,10 +150,11 @@ pub struct RunTrace {
     pub makespan: SimTime,
     /// The lanes (threads), in creation order.
     pub lanes: Vec<Lane>,
-    /// State segments, in the order they closed (empty without `--trace`).
-    pub segments: Vec<Segment>,
-    /// GIL events in time order (empty without `--trace`).
-    pub gil_events: Vec<GilEvent>,
+    /// State segments, in the order they closed (empty without `--trace`); in a
+    /// temporary file past a million.
+    pub segments: Records<Segment>,
+    /// GIL events in time order (empty without `--trace`); in a file past a million.
+    pub gil_events: Records<GilEvent>,
     /// One record per task instance, in submission order.
     pub tasks: Vec<TaskRecord>,
     /// Time per state over all lanes.
@@ -177,4 +179,52 @@ pub struct RunTrace {
     pub work_done: f64,
     /// Effective Pool chunksize (processes only).
     pub chunksize: Option<u32>,
+}
+
+impl Record for Segment {
+    const SIZE: usize = 21;
+    fn encode(&self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&self.lane.to_le_bytes());
+        out[4] = self.state.index() as u8;
+        out[5..13].copy_from_slice(&self.start.0.to_le_bytes());
+        out[13..21].copy_from_slice(&self.end.0.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        Segment {
+            lane: u32::from_le_bytes(b[..4].try_into().expect("4 bytes")),
+            state: State::ALL[b[4] as usize],
+            start: SimTime(u64_at(5)),
+            end: SimTime(u64_at(13)),
+        }
+    }
+}
+
+impl Record for GilEvent {
+    const SIZE: usize = 17;
+    fn encode(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.time.0.to_le_bytes());
+        out[8..12].copy_from_slice(&self.process.to_le_bytes());
+        out[12..16].copy_from_slice(&self.lane.to_le_bytes());
+        out[16] = match self.kind {
+            GilEventKind::Take => 0,
+            GilEventKind::Release => 1,
+            GilEventKind::DropRequest => 2,
+            GilEventKind::ForcedDrop => 3,
+        };
+    }
+    fn decode(b: &[u8]) -> Self {
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        GilEvent {
+            time: SimTime(u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))),
+            process: u32_at(8),
+            lane: u32_at(12),
+            kind: match b[16] {
+                0 => GilEventKind::Take,
+                1 => GilEventKind::Release,
+                2 => GilEventKind::DropRequest,
+                _ => GilEventKind::ForcedDrop,
+            },
+        }
+    }
 }

@@ -201,6 +201,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
             .max_sim_time
             .map_or(defaults.max_sim_time, |d| SimTime::ZERO + d),
         trace: !args.no_trace,
+        ..defaults
     };
     let results = Results {
         runs: simulate_all(

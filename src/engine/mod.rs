@@ -37,6 +37,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use crate::model::{Experiment, Scenario};
+use crate::spill::Records;
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{GilEvent, GilEventKind, Lane, RunTrace, Segment, State};
 
@@ -53,6 +54,9 @@ pub struct Limits {
     pub max_sim_time: SimTime,
     /// Keep segments and GIL events (for trace.csv and charts).
     pub trace: bool,
+    /// Segments (and GIL events) kept in memory before the trace moves to a temporary
+    /// file ([`crate::spill`]).
+    pub trace_in_memory: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +66,7 @@ impl Default for Limits {
             max_events: 500_000_000,
             max_sim_time: SimTime(30 * 24 * 3600 * crate::time::NS_PER_S),
             trace: true,
+            trace_in_memory: crate::spill::DEFAULT_IN_MEMORY,
         }
     }
 }
@@ -74,6 +79,7 @@ impl Limits {
             max_events: 20_000,
             max_sim_time: SimTime(3600 * crate::time::NS_PER_S),
             trace: true,
+            trace_in_memory: crate::spill::DEFAULT_IN_MEMORY,
         }
     }
 }
@@ -369,8 +375,8 @@ impl<'a> Sim<'a> {
             out: RunTrace {
                 makespan: SimTime::ZERO,
                 lanes: Vec::new(),
-                segments: Vec::new(),
-                gil_events: Vec::new(),
+                segments: Records::new(limits.trace_in_memory),
+                gil_events: Records::new(limits.trace_in_memory),
                 tasks: Vec::new(),
                 totals: Default::default(),
                 gil_held: SimDuration::ZERO,
@@ -811,6 +817,8 @@ impl<'a> Sim<'a> {
         }
         self.out.events = self.n_events;
         self.out.serial_time = self.world.serial_time(self.now);
+        self.out.segments.seal();
+        self.out.gil_events.seal();
         self.out
     }
 }

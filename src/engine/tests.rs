@@ -39,7 +39,7 @@ fn secs(t: SimTime) -> f64 {
 /// The invariants every run must satisfy, checked from its trace.
 pub(crate) fn check_invariants(s: &Scenario, trace: &RunTrace) {
     // Segments tile each lane without overlap and never go back in time.
-    let mut by_lane: Vec<Vec<&Segment>> = vec![Vec::new(); trace.lanes.len()];
+    let mut by_lane: Vec<Vec<Segment>> = vec![Vec::new(); trace.lanes.len()];
     for seg in &trace.segments {
         assert!(seg.start < seg.end, "empty or backwards segment {seg:?}");
         assert!(

@@ -103,7 +103,7 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
     let ns_per_col = trace.makespan.0.max(1) as f64 / cols as f64;
     let mut acc = vec![[0f32; 10]; rows_n * cols];
     let mut seen = [false; 10];
-    for seg in &trace.segments {
+    for seg in trace.segments.iter() {
         let row = row_of[seg.lane as usize];
         let s = seg.state.index();
         seen[s] = true;

@@ -95,17 +95,20 @@ pub fn tasks(results: &Results) -> Vec<u8> {
     finish(w)
 }
 
-/// `trace.csv`: one row per state segment, by lane then time.
+/// `trace.csv` in memory (small traces and tests).
 pub fn trace(results: &Results) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["experiment", "workers", "lane", "state", "start_s", "end_s"])
-        .expect("in-memory CSV");
+    write_trace(results, Vec::new()).expect("writing CSV to memory cannot fail")
+}
+
+/// `trace.csv`: one row per state segment, by lane then time — or, for a trace too large
+/// to hold in memory (spilled to a temporary file), in the order the segments ended.
+pub fn write_trace<W: std::io::Write>(results: &Results, out: W) -> std::io::Result<W> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["experiment", "workers", "lane", "state", "start_s", "end_s"])?;
     for run in &results.runs {
         let name = &results.scenario.experiments[run.experiment].name;
         let workers = run.workers.to_string();
-        let mut segments = run.trace.segments.clone();
-        segments.sort_by_key(|s| (s.lane, s.start));
-        for s in segments {
+        let mut row = |s: crate::trace::Segment| {
             w.write_record([
                 name.as_str(),
                 &workers,
@@ -114,8 +117,18 @@ pub fn trace(results: &Results) -> Vec<u8> {
                 &secs(s.start.0),
                 &secs(s.end.0),
             ])
-            .expect("in-memory CSV");
+        };
+        if run.trace.segments.spilled() {
+            for s in run.trace.segments.iter() {
+                row(s)?;
+            }
+        } else {
+            let mut segments: Vec<_> = run.trace.segments.iter().collect();
+            segments.sort_by_key(|s| (s.lane, s.start));
+            for s in segments {
+                row(s)?;
+            }
         }
     }
-    finish(w)
+    w.into_inner().map_err(|e| e.into_error())
 }

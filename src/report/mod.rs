@@ -77,8 +77,19 @@ pub fn write_run_outputs(
     put("summary.csv".into(), &csv::summary(results))?;
     if trace {
         put("tasks.csv".into(), &csv::tasks(results))?;
-        put("trace.csv".into(), &csv::trace(results))?;
-        put("trace.json".into(), perfetto::render(results).as_bytes())?;
+        // Streamed: a trace may be larger than memory.
+        for (name, write) in [
+            (
+                "trace.csv",
+                write_trace_csv as fn(&Results, fs::File) -> io::Result<()>,
+            ),
+            ("trace.json", write_trace_json),
+        ] {
+            let path = dir.join(name);
+            write_atomic_with(&path, |tmp| write(results, fs::File::create(tmp)?))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            written.push(name.to_string());
+        }
     }
     if charts {
         if trace {
@@ -101,6 +112,17 @@ pub fn write_run_outputs(
         written.push("speedup.png".into());
     }
     Ok(written)
+}
+
+fn write_trace_csv(results: &Results, file: fs::File) -> io::Result<()> {
+    let w = csv::write_trace(results, io::BufWriter::with_capacity(1 << 16, file))?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()
+}
+
+fn write_trace_json(results: &Results, file: fs::File) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, file);
+    perfetto::write(results, &mut w)?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 
 /// Seconds in words with a readable unit (`1.00ns`, `16.0us`, `150ms`).

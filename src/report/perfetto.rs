@@ -21,8 +21,16 @@ fn escape(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
-/// The whole trace as JSON text.
+/// The whole trace as JSON text (in memory: for small traces and tests).
 pub fn render(results: &Results) -> String {
+    let mut out = Vec::new();
+    write(results, &mut out).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the trace is UTF-8")
+}
+
+/// Writes the trace to `w` as it goes, a megabyte at a time: the segments are read from
+/// the run's trace (perhaps a temporary file) and never all held as text.
+pub fn write(results: &Results, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
     let mut first = true;
     let mut push = |out: &mut String, event: String| {
@@ -72,7 +80,11 @@ pub fn render(results: &Results) -> String {
                 ),
             );
         }
-        for seg in &run.trace.segments {
+        for seg in run.trace.segments.iter() {
+            if out.len() > 1 << 20 {
+                w.write_all(out.as_bytes())?;
+                out.clear();
+            }
             let lane = &run.trace.lanes[seg.lane as usize];
             let mut e = String::new();
             let _ = write!(
@@ -86,7 +98,11 @@ pub fn render(results: &Results) -> String {
             );
             push(&mut out, e);
         }
-        for ev in &run.trace.gil_events {
+        for ev in run.trace.gil_events.iter() {
+            if out.len() > 1 << 20 {
+                w.write_all(out.as_bytes())?;
+                out.clear();
+            }
             let name = match ev.kind {
                 GilEventKind::Take => "GIL taken",
                 GilEventKind::Release => "GIL released",
@@ -105,5 +121,5 @@ pub fn render(results: &Results) -> String {
         }
     }
     out.push_str("\n]}\n");
-    out
+    w.write_all(out.as_bytes())
 }

@@ -49,6 +49,10 @@ fn allocations_for(bursts: u32) -> (u64, u64) {
 }
 
 fn measure(bursts: u32, trace: bool) -> (u64, u64, i64) {
+    measure_with(bursts, trace, gilsim::spill::DEFAULT_IN_MEMORY)
+}
+
+fn measure_with(bursts: u32, trace: bool, in_memory: usize) -> (u64, u64, i64) {
     let text = include_str!("../../benches/peer-workload.toml")
         .replace("repeat = 200", &format!("repeat = {bursts}"))
         .replace("burst = 64", "burst = 8")
@@ -56,6 +60,7 @@ fn measure(bursts: u32, trace: bool) -> (u64, u64, i64) {
     let s = gilsim::model::load("peer.toml", &text, None).unwrap();
     let limits = Limits {
         trace,
+        trace_in_memory: in_memory,
         ..Limits::default()
     };
     let before = ALLOCATIONS.with(Cell::get);
@@ -98,4 +103,34 @@ fn allocations_do_not_grow_with_events() {
         large < small + 32,
         "{small} allocations for {small_events} events, {large} for {large_events}"
     );
+}
+
+#[test]
+fn a_trace_larger_than_its_memory_limit_streams_to_a_file() {
+    // With at most 1,000 records in memory the trace moves to a temporary file: peak
+    // memory is then independent of the events, as without a trace.
+    let (_, small_events, small) = measure_with(100, true, 1000);
+    let (_, large_events, large) = measure_with(1000, true, 1000);
+    assert!(large_events > 9 * small_events);
+    assert!(
+        large <= small * 2 + 4096,
+        "{small} bytes at peak for {small_events} events, {large} for {large_events}"
+    );
+    // And the spilled trace reads back equal to the one kept in memory.
+    let text = include_str!("../../benches/peer-workload.toml")
+        .replace("repeat = 200", "repeat = 300")
+        .replace("burst = 64", "burst = 8")
+        .replace("workers = 64", "workers = 8");
+    let s = gilsim::model::load("peer.toml", &text, None).unwrap();
+    let run = |in_memory| {
+        let limits = Limits {
+            trace_in_memory: in_memory,
+            ..Limits::default()
+        };
+        simulate(&s, &s.experiments[0], 8, &limits).unwrap()
+    };
+    let (spilled, kept) = (run(100), run(usize::MAX));
+    assert!(spilled.segments.spilled() && !kept.segments.spilled());
+    assert!(spilled.segments.len() > 1000);
+    assert!(spilled == kept, "the spilled trace differs");
 }
