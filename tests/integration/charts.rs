@@ -108,13 +108,8 @@ fn sweep_workers_writes_the_csv_and_curve_without_progress_bar_when_piped() {
         .args(["sweep", "default", "--workers", "1,2,4,8"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    let stdout = super::succeeded(out);
     assert!(
         !stdout.contains('\x1b') && !stderr.contains('\x1b'),
         "ANSI codes when piped"

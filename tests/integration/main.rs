@@ -35,6 +35,16 @@ pub fn repo(path: &str) -> PathBuf {
 }
 
 /// A fresh temporary directory.
+/// The stdout of a command that must have succeeded (its stderr is the failure message).
+pub fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }

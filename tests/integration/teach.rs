@@ -128,12 +128,7 @@ fn amdahl_measured_gives_karp_flatt_by_hand() {
         .arg(&csv)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = super::succeeded(out);
     let measured: Vec<Vec<&str>> = text
         .lines()
         .skip(1)

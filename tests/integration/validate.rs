@@ -178,12 +178,7 @@ fn the_native_runtime_validates_every_strategy_without_python() {
         .arg(&scenario)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = super::succeeded(out);
     assert!(stdout.contains("native runtime: thread start"), "{stdout}");
     let csv = std::fs::read_to_string(dir.path().join("output/tiny/validation.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
