@@ -15,7 +15,7 @@
 //!   the same loop without the GIL; I/O steps release the GIL and `sleep`.
 //! - **threads** is a ThreadPoolExecutor: the same queue, the same rule for starting a
 //!   thread (on submit, unless one is idle), `Thread.start()` waiting until the thread
-//!   runs, shutdown joining every thread.
+//!   runs, `map`'s results taken future by future, shutdown joining every thread.
 //! - **processes** is a `multiprocessing.Pool`: `workers` child processes (this binary
 //!   re-executed as `gilsim native-worker`) read chunks from one shared pipe under a lock
 //!   (`Pool`'s inqueue and its read lock) and write results to another; a task-handler
@@ -357,13 +357,14 @@ struct Queue {
     items: VecDeque<Option<usize>>,
     /// `ThreadPoolExecutor._idle_semaphore`.
     idle: usize,
-    left: usize,
+    /// Which futures are done.
+    done: Vec<bool>,
 }
 
 /// `ThreadPoolExecutor(workers).map(run_steps, tasks)` inside `with`.
 fn thread_pool(main: &Worker, tasks: Arc<Vec<Vec<Op>>>, workers: usize) {
     let queue = Arc::new((Mutex::new(Queue::default()), Condvar::new(), Condvar::new()));
-    lock(&queue.0).left = tasks.len();
+    lock(&queue.0).done = vec![false; tasks.len()];
     let mut threads = Vec::new();
     for i in 0..tasks.len() {
         // submit(): queue.put, then _adjust_thread_count.
@@ -408,10 +409,8 @@ fn thread_pool(main: &Worker, tasks: Arc<Vec<Vec<Op>>>, workers: usize) {
                     w.run(&tasks[i]);
                     let mut q = lock(&queue.0);
                     q.idle += 1;
-                    q.left -= 1;
-                    if q.left == 0 {
-                        queue.2.notify_all();
-                    }
+                    q.done[i] = true; // set_result wakes the main thread if it waits
+                    queue.2.notify_all();
                 }
                 w.gil.release(w.me);
             }));
@@ -424,11 +423,21 @@ fn thread_pool(main: &Worker, tasks: Arc<Vec<Vec<Op>>>, workers: usize) {
             });
         }
     }
+    // map's result iterator: each future in order; one not done yet is waited for with the
+    // GIL released, and the GIL is taken back to go on.
+    for i in 0..tasks.len() {
+        if lock(&queue.0).done[i] {
+            continue;
+        }
+        main.without_gil(|| {
+            let mut q = lock(&queue.0);
+            while !q.done[i] {
+                q = queue.2.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        });
+    }
     main.without_gil(|| {
         let mut q = lock(&queue.0);
-        while q.left > 0 {
-            q = queue.2.wait(q).unwrap_or_else(|e| e.into_inner());
-        }
         for _ in &threads {
             q.items.push_back(None);
         }
