@@ -282,9 +282,10 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.ipc = c.ipc;
     python.ipc_latency = d(c.ipc_latency);
     format!(
-        "native runtime: thread start {}, process start {}, pipe {} + {:.0} MB/s, copy {:.0} MB/s",
+        "native runtime: thread start {}, process start {}, per chunk {}, pipe {} + {:.0} MB/s, copy {:.0} MB/s",
         d(c.thread_start),
         d(c.process_start),
+        d(c.dispatch_processes),
         d(c.ipc_latency),
         c.ipc / 1e6,
         c.pickle / 1e6,
