@@ -209,7 +209,14 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     let mut written = vec![script_name, "validation.csv"];
     if !args.no_charts {
         let spec = chart::Validation {
-            title: format!("{} — predicted vs measured on this host", scenario.name),
+            title: format!(
+                "{} — predicted vs measured on this host ({})",
+                scenario.name,
+                match args.runtime {
+                    Runtime::Python => "python3",
+                    Runtime::Native => "native runtime",
+                }
+            ),
             rows: stats
                 .iter()
                 .map(|s| (format!("{} ×{}", s.0, s.1), s.2, s.3, s.4, s.5))
