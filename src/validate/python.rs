@@ -141,6 +141,7 @@ hashlib (releases the GIL), I/O steps sleep; the durations are the ones gilsim d
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import sys
 import time
 
@@ -179,13 +180,24 @@ def _spin(n):
 
 
 def calibrate():
-    """Measure this process's loop and hashing speed: the median of nine short runs (the
-    machine's speed may swing; a step must be as much work as its duration on average)."""
+    """Measure the loop and hashing speed on each CPU this process may use (pinned to it in
+    turn): the median of nine short runs per CPU, combined as the harmonic mean. A step must
+    be as much work as its duration on an average core: the machine's speed swings, and
+    the CPUs of a VM need not be equally fast (workers often run on another one)."""
     global SPIN_RATE, HASH_RATE
     n = 100_000
-    SPIN_RATE = n / _median([_timed(_spin, n) for _ in range(9)])
-    t = _median([_timed(lambda _: hashlib.sha256(BUF).digest(), None) for _ in range(9)])
-    HASH_RATE = len(BUF) / t
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
+    spin, hashed = [], []
+    for cpu in cpus:
+        if cpu is not None:
+            os.sched_setaffinity(0, {{cpu}})
+        spin.append(n / _median([_timed(_spin, n) for _ in range(9)]))
+        t = _median([_timed(lambda _: hashlib.sha256(BUF).digest(), None) for _ in range(9)])
+        hashed.append(len(BUF) / t)
+    if cpus[0] is not None:
+        os.sched_setaffinity(0, set(cpus))
+    SPIN_RATE = len(spin) / sum(1 / r for r in spin)
+    HASH_RATE = len(hashed) / sum(1 / r for r in hashed)
 
 
 def _median(xs):
