@@ -232,22 +232,61 @@ fn spin(iterations: u64) -> u64 {
     std::hint::black_box(x)
 }
 
-/// Loop iterations per second on this core: the median of fifteen ~1 ms runs. Not the
-/// best: this VM's speed swings by 2× from one 10 ms to the next, and a step's duration
-/// must turn into as much work as the core does *on average* in that time, else every
-/// run is slower than predicted (the bias the best-of rule gave; docs/decisions.md).
+/// Loop iterations per second on an average core: on each CPU this process may use
+/// (pinned to it in turn), the median of fifteen ~1 ms runs; combined as the harmonic mean.
+/// Not the best run: this VM's speed swings by 2× from one 10 ms to the next, and a step's
+/// duration must turn into as much work as a core does *on average* in that time (the
+/// best-of rule made every run slower than predicted; docs/decisions.md). Not one CPU:
+/// this VM's two vCPUs differ by 4–9 %, and workers run on either.
 pub fn calibrate_spin() -> f64 {
-    let n = 1_000_000u64;
-    spin(n);
-    let mut rates: Vec<f64> = (0..15)
-        .map(|_| {
-            let t = Instant::now();
-            spin(n);
-            n as f64 / t.elapsed().as_secs_f64().max(1e-9)
-        })
+    let median_rate = || {
+        let n = 1_000_000u64;
+        spin(n);
+        let mut rates: Vec<f64> = (0..15)
+            .map(|_| {
+                let t = Instant::now();
+                spin(n);
+                n as f64 / t.elapsed().as_secs_f64().max(1e-9)
+            })
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let Some(allowed) = affinity() else {
+        return median_rate();
+    };
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads a bit of an initialised cpu_set_t.
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
         .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
+    let mut inverse = 0.0;
+    for &c in &cpus {
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET sets one bit of it.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::CPU_SET(c, &mut one) };
+        set_affinity(&one);
+        inverse += 1.0 / median_rate();
+    }
+    set_affinity(&allowed);
+    cpus.len().max(1) as f64 / inverse.max(f64::MIN_POSITIVE)
+}
+
+/// The CPUs the calling thread may run on (None where that cannot be read).
+fn affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0)
+            .then_some(set)
+    }
+}
+
+/// Restricts the calling thread to `set` (best effort: a failure leaves it where it was).
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: sched_setaffinity reads size_of::<cpu_set_t>() bytes from a valid set.
+    unsafe {
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
+    }
 }
 
 /// One thread's view of the process: its GIL, its loop speed, its name for the GIL.
