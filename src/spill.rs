@@ -72,11 +72,7 @@ impl<T: Record> Records<T> {
                 .writer
                 .as_mut()
                 .expect("records pushed after seal()");
-            let mut buf = [0u8; 64];
-            record.encode(&mut buf[..T::SIZE]);
-            writer
-                .write_all(&buf[..T::SIZE])
-                .unwrap_or_else(|e| panic!("cannot write the trace's temporary file: {e}"));
+            write_record(writer, record);
             return;
         }
         self.memory.push(record);
@@ -93,12 +89,8 @@ impl<T: Record> Records<T> {
             file.try_clone()
                 .unwrap_or_else(|e| panic!("cannot use the trace's temporary file: {e}")),
         );
-        let mut buf = [0u8; 64];
         for r in self.memory.drain(..) {
-            r.encode(&mut buf[..T::SIZE]);
-            writer
-                .write_all(&buf[..T::SIZE])
-                .unwrap_or_else(|e| panic!("cannot write the trace's temporary file: {e}"));
+            write_record(&mut writer, r);
         }
         self.memory = Vec::new();
         self.file = Some(Spilled {
@@ -134,6 +126,15 @@ impl<T: Record> Records<T> {
             }
         }
     }
+}
+
+/// Encodes one record into the spill file's buffer.
+fn write_record<T: Record>(writer: &mut BufWriter<File>, record: T) {
+    let mut buf = [0u8; 64];
+    record.encode(&mut buf[..T::SIZE]);
+    writer
+        .write_all(&buf[..T::SIZE])
+        .unwrap_or_else(|e| panic!("cannot write the trace's temporary file: {e}"));
 }
 
 struct FileIter<'a, T> {

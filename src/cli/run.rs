@@ -52,9 +52,9 @@ pub struct RunArgs {
     /// No warnings or notes on stderr (errors still print).
     #[arg(short, long)]
     pub quiet: bool,
-    /// Simulate on this many threads (default: all hardware threads); outputs are the same.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub jobs: Option<u16>,
+    /// How many threads simulate.
+    #[command(flatten)]
+    pub jobs: Jobs,
     /// Host profile for `preset = "host"` (default: output/host.toml if it exists).
     #[arg(long, value_name = "PATH")]
     pub host: Option<PathBuf>,
@@ -62,6 +62,21 @@ pub struct RunArgs {
 
 fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
     crate::units::parse_duration(s)
+}
+
+/// `--jobs N` of `run` and `sweep`.
+#[derive(Debug, Default, Args)]
+pub struct Jobs {
+    /// Simulate on this many threads (default: all hardware threads); outputs are the same.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+}
+
+impl Jobs {
+    /// The threads to use: `--jobs`, or every hardware thread.
+    pub fn count(&self) -> usize {
+        self.jobs.map_or_else(default_jobs, usize::from)
+    }
 }
 
 /// The default for `--jobs`: every hardware thread.
@@ -204,12 +219,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         ..defaults
     };
     let results = Results {
-        runs: simulate_all(
-            &scenario,
-            &limits,
-            args.jobs.map_or_else(default_jobs, usize::from),
-            |_, _| {},
-        )?,
+        runs: simulate_all(&scenario, &limits, args.jobs.count(), |_, _| {})?,
         scenario: &scenario,
     };
 

@@ -51,9 +51,9 @@ pub struct SweepArgs {
     /// No warnings or notes on stderr.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Simulate on this many threads (default: all hardware threads); outputs are the same.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub jobs: Option<u16>,
+    /// How many threads simulate.
+    #[command(flatten)]
+    pub jobs: super::run::Jobs,
     /// Host profile for `preset = "host"` (default: output/host.toml if it exists).
     #[arg(long, value_name = "PATH")]
     pub host: Option<PathBuf>,
@@ -228,7 +228,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
 
     // Rows: (grid point, summary). Every run of every grid point is one job; the rows
     // come back in grid order whatever --jobs is.
-    let jobs = args.jobs.map_or_else(super::run::default_jobs, usize::from);
+    let jobs = args.jobs.count();
     let per_point = jobs.div_ceil(scenarios.len()).max(1);
     let results = super::run::par_map(&scenarios, jobs.min(scenarios.len()), |scenario| {
         super::run::simulate_all(scenario, &limits, per_point, |exp, w| {

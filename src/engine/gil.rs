@@ -219,12 +219,17 @@ impl Sim<'_> {
         if g.index.is_empty() || (g.locked && g.drop_request) {
             return None;
         }
-        let from = if g.locked {
+        g.index.earliest(self.earliest_useful_timeout(g))
+    }
+
+    /// No timeout before this can act: now, and while the GIL is held, a full period after
+    /// the last take (earlier timeouts see that switch).
+    fn earliest_useful_timeout(&self, g: &Gil) -> SimTime {
+        if g.locked {
             self.now.max(g.last_take + self.timed_wait())
         } else {
             self.now
-        };
-        g.index.earliest(from)
+        }
     }
 
     /// Notes that the GIL's timer must be re-armed before time moves on: a GIL released
@@ -250,14 +255,9 @@ impl Sim<'_> {
     fn rearm_gil_timer(&mut self, process: u32) {
         let g = &self.processes[process as usize].gil;
         if let Some(pending) = g.timer_at {
-            // The next timeout cannot come before the later of now and a period after the
-            // last take: if the pending event is no later, it will look again when it fires.
-            let bound = if g.locked {
-                self.now.max(g.last_take + self.timed_wait())
-            } else {
-                self.now
-            };
-            if pending <= bound {
+            // A pending event no later than the earliest useful timeout will look again
+            // when it fires.
+            if pending <= self.earliest_useful_timeout(g) {
                 return;
             }
         }

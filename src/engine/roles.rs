@@ -651,10 +651,8 @@ impl Sim<'_> {
                 }
                 Stage::AwaitDone => match self.take_inbox(t) {
                     Some(Item::Done) => {
-                        self.world.expected_exits = match m.strategy {
-                            Strategy::Processes => self.workers + 2,
-                            _ => self.world.started,
-                        };
+                        // Only Pool.map waits here: its workers and two handler threads.
+                        self.world.expected_exits = self.workers + 2;
                         m.stage = Stage::Shutdown { sent: 0 };
                     }
                     _ => {

@@ -21,6 +21,15 @@ fn escape(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
+/// Hands `out` to `w` once it holds a megabyte.
+fn flush_large(out: &mut String, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    if out.len() > 1 << 20 {
+        w.write_all(out.as_bytes())?;
+        out.clear();
+    }
+    Ok(())
+}
+
 /// The whole trace as JSON text (in memory: for small traces and tests).
 pub fn render(results: &Results) -> String {
     let mut out = Vec::new();
@@ -81,10 +90,7 @@ pub fn write(results: &Results, w: &mut dyn std::io::Write) -> std::io::Result<(
             );
         }
         for seg in run.trace.segments.iter() {
-            if out.len() > 1 << 20 {
-                w.write_all(out.as_bytes())?;
-                out.clear();
-            }
+            flush_large(&mut out, w)?;
             let lane = &run.trace.lanes[seg.lane as usize];
             let mut e = String::new();
             let _ = write!(
@@ -99,10 +105,7 @@ pub fn write(results: &Results, w: &mut dyn std::io::Write) -> std::io::Result<(
             push(&mut out, e);
         }
         for ev in run.trace.gil_events.iter() {
-            if out.len() > 1 << 20 {
-                w.write_all(out.as_bytes())?;
-                out.clear();
-            }
+            flush_large(&mut out, w)?;
             let name = match ev.kind {
                 GilEventKind::Take => "GIL taken",
                 GilEventKind::Release => "GIL released",

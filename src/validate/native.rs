@@ -391,6 +391,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A one-shot event: `Thread.start()` waits on it until the new thread has run.
+#[derive(Default)]
+struct Started(Mutex<bool>, Condvar);
+
+impl Started {
+    fn set(&self) {
+        *lock(&self.0) = true;
+        self.1.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut s = lock(&self.0);
+        while !*s {
+            s = self.1.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Option<usize>>,
@@ -419,7 +437,7 @@ fn thread_pool(main: &Worker, tasks: Arc<Vec<Vec<Op>>>, workers: usize) {
             }
         };
         if start_one {
-            let started = Arc::new((Mutex::new(false), Condvar::new()));
+            let started = Arc::new(Started::default());
             let w = Worker {
                 me: 2 + threads.len() as Token,
                 ..main.clone()
@@ -427,8 +445,7 @@ fn thread_pool(main: &Worker, tasks: Arc<Vec<Vec<Op>>>, workers: usize) {
             let (queue, tasks, flag) = (queue.clone(), tasks.clone(), started.clone());
             threads.push(std::thread::spawn(move || {
                 w.gil.take(w.me);
-                *lock(&flag.0) = true;
-                flag.1.notify_all();
+                flag.set();
                 loop {
                     let item = lock(&queue.0).items.pop_front();
                     let item = match item {
@@ -454,12 +471,7 @@ fn thread_pool(main: &Worker, tasks: Arc<Vec<Vec<Op>>>, workers: usize) {
                 w.gil.release(w.me);
             }));
             // Thread.start() waits until the thread has started.
-            main.without_gil(|| {
-                let mut s = lock(&started.0);
-                while !*s {
-                    s = started.1.wait(s).unwrap_or_else(|e| e.into_inner());
-                }
-            });
+            main.without_gil(|| started.wait());
         }
     }
     // map's result iterator: each future in order; one not done yet is waited for with the
@@ -665,14 +677,13 @@ struct Children {
 
 impl Children {
     /// Starts `n` workers (`exe native-worker`), one after another as `Pool()` does.
-    fn start(exe: &Path, n: u32, rate: f64, before_each: impl Fn()) -> Result<Children, String> {
+    fn start(exe: &Path, n: u32, rate: f64) -> Result<Children, String> {
         let locks = Locks::create()?;
         let pipe_err = |e: io::Error| format!("cannot create a pipe: {e}");
         let (task_r, task_w) = io::pipe().map_err(pipe_err)?;
         let (result_r, result_w) = io::pipe().map_err(pipe_err)?;
         let mut procs = Vec::new();
         for _ in 0..n {
-            before_each();
             let child = Command::new(exe)
                 .arg("native-worker")
                 .arg("--spin-rate")
@@ -748,7 +759,7 @@ fn process_pool(
     workers: u32,
     exe: &Path,
 ) -> Result<(), String> {
-    let children = Children::start(exe, workers, main.rate, || {})?;
+    let children = Children::start(exe, workers, main.rate)?;
     let size = plan
         .chunksize
         .map_or_else(|| default_chunksize(tasks.len(), workers), |c| c as usize);
@@ -922,19 +933,12 @@ pub fn measure_costs(exe: &Path) -> Result<Costs, String> {
     let thread_start = median(
         (0..30)
             .map(|_| {
-                let flag = Arc::new((Mutex::new(false), Condvar::new()));
+                let started = Arc::new(Started::default());
                 let t = Instant::now();
-                let f = flag.clone();
-                let h = std::thread::spawn(move || {
-                    *lock(&f.0) = true;
-                    f.1.notify_all();
-                });
-                let mut s = lock(&flag.0);
-                while !*s {
-                    s = flag.1.wait(s).unwrap_or_else(|e| e.into_inner());
-                }
+                let flag = started.clone();
+                let h = std::thread::spawn(move || flag.set());
+                started.wait();
                 let d = t.elapsed();
-                drop(s);
                 let _ = h.join();
                 d
             })
@@ -977,14 +981,14 @@ pub fn measure_costs(exe: &Path) -> Result<Costs, String> {
     let mut starts = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let mut c = Children::start(exe, 1, 1e9, || {})?;
+        let mut c = Children::start(exe, 1, 1e9)?;
         echo(&mut c, 0)?;
         starts.push(t.elapsed());
         c.join()?;
     }
     let process_start = median(starts);
 
-    let mut c = Children::start(exe, 1, 1e9, || {})?;
+    let mut c = Children::start(exe, 1, 1e9)?;
     let mut trips = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
