@@ -226,11 +226,11 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
         .sum();
     let bar = super::progress_bar(total, args.quiet, "runs");
 
-    // Rows: (grid point, summary). Every run of every grid point is one job; the rows
-    // come back in grid order whatever --jobs is.
+    // Rows: (grid point, summary). Grid points run in parallel, and the runs within one
+    // share what threads are left over; the rows come back in grid order whatever --jobs is.
     let jobs = args.jobs.count();
     let per_point = jobs.div_ceil(scenarios.len()).max(1);
-    let results = super::run::par_map(&scenarios, jobs.min(scenarios.len()), |scenario| {
+    let results = super::run::par_map(&scenarios, jobs, |scenario| {
         super::run::simulate_all(scenario, &limits, per_point, |exp, w| {
             bar.set_message(format!("{} ×{w}", exp.name));
             bar.inc(1);

@@ -77,8 +77,12 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     }
     let text = validate::rebase_on_host(&source.text).map_err(Error::Usage)?;
     let mut scenario = model::load(&source.label, &text, host.as_ref())?;
-    if let Some(path) = &args.emit_python {
-        let program = validate::python::program(&scenario, &source.label).map_err(Error::Usage)?;
+    // The Python program, generated once, when it is run or asked for.
+    let program = (args.runtime == Runtime::Python || args.emit_python.is_some())
+        .then(|| validate::python::program(&scenario, &source.label))
+        .transpose()
+        .map_err(Error::Usage)?;
+    if let (Some(path), Some(program)) = (&args.emit_python, &program) {
         report::write_file(path, program.as_bytes()).map_err(Error::Run)?;
     }
     let dir = args
@@ -87,8 +91,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         .unwrap_or_else(|| PathBuf::from("output").join(&source.stem));
     let (runner, script_name, footer) = match args.runtime {
         Runtime::Python => {
-            let program =
-                validate::python::program(&scenario, &source.label).map_err(Error::Usage)?;
+            let program = program.expect("generated for the python runtime");
             if !validate::python_available() {
                 return Err(Error::Run(
                     "python3 is not on PATH: the python runtime needs it (or use --runtime native)"
@@ -106,10 +109,10 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
                 .map_err(|e| Error::Run(format!("cannot find the gilsim binary: {e}")))?;
             let bar = super::progress_bar(1, args.quiet, "measuring the native runtime's costs");
             let costs = validate::native::measure_costs(&exe).map_err(Error::Run)?;
+            bar.finish_and_clear();
             if crate::child::interrupted() {
                 return Err(Error::Interrupted);
             }
-            bar.finish_and_clear();
             let footer = native_costs(&mut scenario.python, &costs);
             let data = serde_json::json!({
                 "switch_interval": scenario.python.switch_interval.as_secs_f64(),
