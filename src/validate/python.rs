@@ -1,7 +1,7 @@
 //! The Python program `gilsim validate --runtime python` runs: the scenario's experiments
 //! as ordinary CPython code (DESIGN §5).
 //!
-//! - `cpu` steps are a pure-Python loop (`x += i`), holding the GIL; `gil = false` steps
+//! - `cpu` steps are a pure-Python loop (`x ^= i`), holding the GIL; `gil = false` steps
 //!   hash a buffer with `hashlib.sha256`, which releases the GIL for large inputs; both are
 //!   calibrated at the start of each run (iterations and bytes per second), and passed to
 //!   pool workers through `Pool(initializer=…)`.
@@ -173,25 +173,29 @@ BUF = bytes(1 << 20)
 
 
 def _spin(n):
+    # x ^= i, not x += i: a sum passes 2**30 after 46,341 iterations and CPython's int
+    # addition leaves its one-digit fast path, so a long loop ran ~12 % slower per
+    # iteration than the short loops that calibrated it (docs/decisions.md).
     x = 0
     for i in range(n):
-        x += i
+        x ^= i
     return x
 
 
 def calibrate():
     """Measure the loop and hashing speed on each CPU this process may use (pinned to it in
-    turn): the median of nine short runs per CPU, combined as the harmonic mean. A step must
-    be as much work as its duration on an average core: the machine's speed swings, and
-    the CPUs of a VM need not be equally fast (workers often run on another one)."""
+    turn): the median of five runs of 10**6 iterations per CPU (about as long as a typical
+    step), combined as the harmonic mean. A step must be as much work as its duration on an
+    average core: the machine's speed swings, and the CPUs of a VM need not be equally fast
+    (workers often run on another one)."""
     global SPIN_RATE, HASH_RATE
-    n = 100_000
+    n = 1_000_000
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
     spin, hashed = [], []
     for cpu in cpus:
         if cpu is not None:
             os.sched_setaffinity(0, {{cpu}})
-        spin.append(n / _median([_timed(_spin, n) for _ in range(9)]))
+        spin.append(n / _median([_timed(_spin, n) for _ in range(5)]))
         t = _median([_timed(lambda _: hashlib.sha256(BUF).digest(), None) for _ in range(9)])
         hashed.append(len(BUF) / t)
     if cpus[0] is not None:
