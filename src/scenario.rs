@@ -106,6 +106,15 @@ pub struct RawPython {
     pub ipc: Option<Spanned<String>>,
     pub ipc_latency: Option<Spanned<String>>,
     pub dispatch: Option<RawDispatch>,
+    pub executor_lock: Option<RawExecutorLock>,
+}
+
+/// `executor_lock = { submit, done }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExecutorLock {
+    pub submit: Option<Spanned<String>>,
+    pub done: Option<Spanned<String>>,
 }
 
 /// `process_start = { fork, forkserver, spawn }`.

@@ -14,7 +14,8 @@ pub enum State {
     Cpu,
     /// Running code that released the GIL (C extensions), or any code without a GIL.
     CpuNoGil,
-    /// Waiting for the GIL (timed waits, the wake-up after a hand-off, a forced switch).
+    /// Waiting for the GIL (timed waits, the wake-up after a hand-off, a forced switch), or
+    /// for ThreadPoolExecutor's idle-semaphore lock held by a thread that lost the GIL.
     GilWait,
     /// Ready but without a core (OS run queue), or being switched onto one.
     Runnable,

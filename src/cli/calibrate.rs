@@ -193,6 +193,18 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 "ThreadPoolExecutor(1).map(int, ...) per task, median of 3 runs",
             );
             set(
+                "python.executor_lock.submit",
+                &mut python.executor_lock.submit,
+                "executor_lock_submit",
+                "threading.Semaphore(0).acquire(timeout=0) per call (submit's _adjust_thread_count), median of 3 runs",
+            );
+            set(
+                "python.executor_lock.done",
+                &mut python.executor_lock.done,
+                "executor_lock_done",
+                "threading.Semaphore().release() per call (a worker after each task; 0 on CPython >= 3.12, which releases only when the queue is empty, gh-102024), median of 3 runs",
+            );
+            set(
                 "python.dispatch.processes",
                 &mut python.dispatch.processes,
                 "dispatch_processes",

@@ -285,6 +285,9 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.dispatch.threads = d(c.dispatch_threads);
     python.dispatch.processes = d(c.dispatch_processes);
     python.dispatch.asyncio = d(c.dispatch_asyncio);
+    // The native thread pool has no idle semaphore (its queue is a Mutex + Condvar).
+    python.executor_lock.submit = SimDuration::ZERO;
+    python.executor_lock.done = SimDuration::ZERO;
     python.process_start.fork = d(c.process_start);
     python.process_start.forkserver = d(c.process_start);
     python.process_start.spawn = d(c.process_start);

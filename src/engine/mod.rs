@@ -151,6 +151,7 @@ pub fn simulate(
 type ThreadId = u32;
 type HwId = u32;
 type QueueId = u32;
+type LockId = u32;
 
 /// Something scheduled to happen.
 #[derive(Clone, Copy, Debug)]
@@ -214,6 +215,11 @@ enum Action {
         item: Item,
         after: SimDuration,
     },
+    /// Acquire a `threading.Lock` (blocking): taken at once if free, keeping the GIL;
+    /// otherwise the thread releases the GIL and blocks until it gets the lock.
+    Acquire(LockId),
+    /// Release a lock held by this thread; its longest waiter is woken and tries again.
+    Release(LockId),
     /// Start a thread in this process, running the role, named `name-number`.
     StartThread(roles::Spawn, &'static str, u32),
     /// Start a process (with its own GIL) whose main thread runs the role.
@@ -239,6 +245,7 @@ enum Op {
         wake: bool,
         state: State,
     },
+    Acquire(LockId),
 }
 
 /// Why a blocked thread is blocked.
@@ -254,6 +261,10 @@ enum Block {
     SwitchWoken,
     Queue(QueueId),
     QueueWoken,
+    /// In a blocking lock acquire (the GIL released).
+    Lock(LockId),
+    /// The lock was released: waking up to try again.
+    LockWoken,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,6 +303,15 @@ struct Process {
     gil: Gil,
 }
 
+/// A `threading.Lock` shared by threads of one process. Not fair: a released lock is free,
+/// its longest waiter is woken (paying `wakeup`) and takes it only if nobody else has by
+/// the time it runs — a POSIX semaphore (`sem_post`, then the woken `sem_wait` retries).
+#[derive(Default)]
+struct SimLock {
+    holder: Option<ThreadId>,
+    waiters: VecDeque<ThreadId>,
+}
+
 #[derive(Default)]
 struct MsgQueue {
     items: VecDeque<Item>,
@@ -323,6 +343,7 @@ struct Sim<'a> {
     idle_hw: u32,
     runq: VecDeque<ThreadId>,
     queues: Vec<MsgQueue>,
+    locks: Vec<SimLock>,
     /// Threads placed on a hardware thread, to resume once the current event is handled.
     to_resume: Vec<ThreadId>,
     /// Processes whose GIL timer must be re-armed at the end of the instant.
@@ -368,6 +389,7 @@ impl<'a> Sim<'a> {
             idle_hw: hw_count,
             runq: VecDeque::new(),
             queues: Vec::new(),
+            locks: Vec::new(),
             to_resume: Vec::new(),
             gils_dirty: Vec::new(),
             rates_dirty: false,
@@ -396,6 +418,8 @@ impl<'a> Sim<'a> {
 
     fn run(mut self) -> Result<RunTrace, SimError> {
         self.world.create_queues(&mut self.queues);
+        self.locks
+            .resize_with(self.world.lock_count(), SimLock::default);
         self.out.tasks = self.world.task_records();
         let main_role = roles::main_role(self.experiment.strategy);
         let main = self.new_process_thread(main_role, "main", 0);
@@ -640,6 +664,27 @@ impl<'a> Sim<'a> {
                     self.schedule(time, Event::WaitDone { t, epoch });
                     return;
                 }
+                Op::Acquire(lock) => {
+                    let l = &mut self.locks[lock as usize];
+                    if l.holder.is_none() {
+                        // PyThread_acquire_lock_timed(lock, 0, 0): a free lock is taken
+                        // without releasing the GIL.
+                        l.holder = Some(t);
+                        self.threads[t as usize].op = Op::None;
+                        continue;
+                    }
+                    // Py_BEGIN_ALLOW_THREADS, then a blocking acquire.
+                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                        return;
+                    }
+                    self.leave_core(t);
+                    self.threads[t as usize].phase = Phase::Blocked(Block::Lock(lock));
+                    // Drawn as GIL contention: the lock is only ever held this long by a
+                    // thread that lost the GIL inside it.
+                    self.set_state(t, State::GilWait);
+                    self.locks[lock as usize].waiters.push_back(t);
+                    return;
+                }
                 Op::Get { q, state, .. } => {
                     if let Some(item) = self.queues[q as usize].items.pop_front() {
                         let th = &mut self.threads[t as usize];
@@ -677,6 +722,8 @@ impl<'a> Sim<'a> {
                 }
             }
             Action::Get { q, wake, state } => th.op = Op::Get { q, wake, state },
+            Action::Acquire(lock) => th.op = Op::Acquire(lock),
+            Action::Release(lock) => self.release_lock(t, lock),
             Action::Put { q, item } => self.put(q, item),
             Action::Deliver { q, item, after } => {
                 self.schedule(after, Event::Deliver { q, item });
@@ -725,6 +772,30 @@ impl<'a> Sim<'a> {
             self.schedule(wakeup, Event::Wake { t: w, epoch });
         } else {
             self.make_runnable(w);
+        }
+    }
+
+    /// Releases a lock: it is free, and its longest waiter wakes up to try again (a woken
+    /// waiter that finds it taken queues again at the back; futex wake order is not FIFO
+    /// either).
+    fn release_lock(&mut self, t: ThreadId, lock: LockId) {
+        let l = &mut self.locks[lock as usize];
+        debug_assert_eq!(
+            l.holder,
+            Some(t),
+            "a lock released by a thread not holding it"
+        );
+        l.holder = None;
+        let Some(w) = l.waiters.pop_front() else {
+            return;
+        };
+        let wakeup = self.scenario.machine.wakeup;
+        if wakeup.is_zero() {
+            self.make_runnable(w);
+        } else {
+            self.threads[w as usize].phase = Phase::Blocked(Block::LockWoken);
+            let epoch = self.bump(w);
+            self.schedule(wakeup, Event::Wake { t: w, epoch });
         }
     }
 
@@ -778,6 +849,9 @@ impl<'a> Sim<'a> {
                     }
                     Phase::Blocked(Block::Queue(_) | Block::QueueWoken) => {
                         "waiting on a queue".to_string()
+                    }
+                    Phase::Blocked(Block::Lock(_) | Block::LockWoken) => {
+                        "waiting for a lock".to_string()
                     }
                     Phase::Done => "finished".to_string(),
                 };

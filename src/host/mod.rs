@@ -168,6 +168,11 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
         ] {
             put(&mut text, notes, k, "python.dispatch", dur(v));
         }
+        text.push_str("\n[python.executor_lock]\n");
+        let l = &p.executor_lock;
+        for (k, v) in [("submit", l.submit), ("done", l.done)] {
+            put(&mut text, notes, k, "python.executor_lock", dur(v));
+        }
     }
     out.push_str(&text);
     out

@@ -42,6 +42,29 @@ def dispatch_threads():
         return (now() - t) / n
 
 
+def _per_call(f, n):
+    t = now()
+    for _ in range(n):
+        f()
+    return (now() - t) / n
+
+
+def executor_lock_submit():
+    """ThreadPoolExecutor.submit's _adjust_thread_count: _idle_semaphore.acquire(timeout=0)
+    on a zero count, which holds the semaphore's Condition lock for nearly all of the call."""
+    s = threading.Semaphore(0)
+    return _per_call(lambda: s.acquire(timeout=0), 2000 if QUICK else 20000)
+
+
+def executor_lock_done():
+    """A worker's _idle_semaphore.release() after every task (CPython <= 3.11); 3.12 calls it
+    only when the work queue is empty (gh-102024), so no lock is taken per task."""
+    if sys.version_info >= (3, 12):
+        return 0.0
+    s = threading.Semaphore(0)
+    return _per_call(s.release, 2000 if QUICK else 20000)
+
+
 def pickle_rate():
     data = bytes(range(256)) * 4096 * 16  # 16 MiB
     t = now()
@@ -137,6 +160,8 @@ def main():
         "switch_interval": sys.getswitchinterval(),
         "thread_start": typical(thread_start),
         "dispatch_threads": typical(dispatch_threads),
+        "executor_lock_submit": typical(executor_lock_submit),
+        "executor_lock_done": typical(executor_lock_done),
         "pickle": typical(pickle_rate),
         "dispatch_asyncio": typical(asyncio_resume),
         "dispatch_processes": typical(dispatch_processes),

@@ -30,6 +30,20 @@ pub struct Dispatch {
     pub asyncio: SimDuration,
 }
 
+/// How long `ThreadPoolExecutor`'s `_idle_semaphore` keeps its lock (a
+/// `threading.Condition(Lock())`) held, holding the GIL. The lock is what makes short tasks
+/// fall into a lock convoy: a thread forced off the GIL inside it keeps it, the next thread
+/// to need it blocks and gives the GIL away, and from then on the GIL can change hands at
+/// every task (`docs/decisions.md`). Both are part of `dispatch.threads`, not added to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutorLock {
+    /// `_adjust_thread_count`'s `acquire(timeout=0)` in every `submit` (main thread).
+    pub submit: SimDuration,
+    /// The worker's `release()` after every task: CPython ≤ 3.11; from 3.12 only when the
+    /// queue is empty (gh-102024), which `calibrate` records as 0.
+    pub done: SimDuration,
+}
+
 /// CPython's runtime as the scenario sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Python {
@@ -49,6 +63,8 @@ pub struct Python {
     pub ipc_latency: SimDuration,
     /// Per-task dispatch costs.
     pub dispatch: Dispatch,
+    /// ThreadPoolExecutor's idle-semaphore lock, held within `dispatch.threads`.
+    pub executor_lock: ExecutorLock,
 }
 
 /// Applies `[python]` over the preset's values.
@@ -94,6 +110,16 @@ pub(super) fn build(
             (&d.threads, &mut p.dispatch.threads),
             (&d.processes, &mut p.dispatch.processes),
             (&d.asyncio, &mut p.dispatch.asyncio),
+        ] {
+            if let Some(v) = value {
+                *slot = ctx.duration(v)?;
+            }
+        }
+    }
+    if let Some(l) = &raw.executor_lock {
+        for (value, slot) in [
+            (&l.submit, &mut p.executor_lock.submit),
+            (&l.done, &mut p.executor_lock.done),
         ] {
             if let Some(v) = value {
                 *slot = ctx.duration(v)?;
