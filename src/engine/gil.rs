@@ -180,8 +180,9 @@ impl Sim<'_> {
         self.arm_gil_timer(process);
     }
 
-    /// A thread blocked on a condition variable was signalled: runnable after `wakeup`.
-    fn wake_after_signal(&mut self, w: ThreadId, waking: Block) {
+    /// A thread blocked on a condition variable (or a lock) was signalled: runnable after
+    /// `wakeup`, blocked as `waking` until then.
+    pub(super) fn wake_after_signal(&mut self, w: ThreadId, waking: Block) {
         let wakeup = self.scenario.machine.wakeup;
         if wakeup.is_zero() {
             self.make_runnable(w);

@@ -765,11 +765,8 @@ impl<'a> Sim<'a> {
         };
         th.inbox = Some(item);
         th.op = Op::None;
-        let wakeup = self.scenario.machine.wakeup;
-        if wake && !wakeup.is_zero() {
-            th.phase = Phase::Blocked(Block::QueueWoken);
-            let epoch = self.bump(w);
-            self.schedule(wakeup, Event::Wake { t: w, epoch });
+        if wake {
+            self.wake_after_signal(w, Block::QueueWoken);
         } else {
             self.make_runnable(w);
         }
@@ -786,16 +783,8 @@ impl<'a> Sim<'a> {
             "a lock released by a thread not holding it"
         );
         l.holder = None;
-        let Some(w) = l.waiters.pop_front() else {
-            return;
-        };
-        let wakeup = self.scenario.machine.wakeup;
-        if wakeup.is_zero() {
-            self.make_runnable(w);
-        } else {
-            self.threads[w as usize].phase = Phase::Blocked(Block::LockWoken);
-            let epoch = self.bump(w);
-            self.schedule(wakeup, Event::Wake { t: w, epoch });
+        if let Some(w) = l.waiters.pop_front() {
+            self.wake_after_signal(w, Block::LockWoken);
         }
     }
 
