@@ -186,6 +186,7 @@ pub(super) struct World<'a> {
     idle: u64,
     /// The lock of that semaphore's `Condition`.
     idle_lock: u32,
+    executor: ExecutorCosts,
     started: u32,
     exits: u32,
     expected_exits: u32,
@@ -271,6 +272,7 @@ impl<'a> World<'a> {
             out_q: 5,
             ready_q: 6,
             idle_lock: 0,
+            executor: ExecutorCosts::new(&scenario.python),
         }
     }
 
@@ -339,27 +341,35 @@ impl<'a> World<'a> {
     }
 }
 
-/// ThreadPoolExecutor's per-task costs in the main thread: submit() outside the idle
-/// semaphore's lock, inside it, and taking the result. Half of `dispatch.threads` at
-/// submit, half at the result; the locks' holds are carved out of those halves (never
-/// more than them), the worker's ([`worker_hold`]) out of the result's half.
-fn executor_costs(py: &Python) -> (SimDuration, SimDuration, SimDuration) {
-    let d = py.dispatch.threads.as_nanos();
-    let (half, rest) = (d / 2, d - d / 2);
-    let hold = py.executor_lock.submit.as_nanos().min(half);
-    let result = rest - worker_hold(py).as_nanos();
-    (
-        SimDuration(half - hold),
-        SimDuration(hold),
-        SimDuration(result),
-    )
+/// ThreadPoolExecutor's per-task costs, all holding the GIL. Half of `dispatch.threads` is
+/// paid at submit(), half when the result is taken; the idle semaphore's lock holds are
+/// carved out of those halves (never more than them): submit's out of the first, the
+/// worker's out of the second.
+#[derive(Clone, Copy, Debug)]
+struct ExecutorCosts {
+    /// submit() outside the lock.
+    submit: SimDuration,
+    /// submit()'s `_idle_semaphore.acquire(timeout=0)`, inside the lock.
+    submit_hold: SimDuration,
+    /// A worker's `_idle_semaphore.release()` after each task, inside the lock.
+    worker_hold: SimDuration,
+    /// map's iterator taking one result.
+    result: SimDuration,
 }
 
-/// How long a worker holds the idle semaphore's lock after a task (within
-/// `dispatch.threads`).
-fn worker_hold(py: &Python) -> SimDuration {
-    let d = py.dispatch.threads.as_nanos();
-    SimDuration(py.executor_lock.done.as_nanos().min(d - d / 2))
+impl ExecutorCosts {
+    fn new(py: &Python) -> Self {
+        let d = py.dispatch.threads.as_nanos();
+        let (half, rest) = (d / 2, d - d / 2);
+        let submit_hold = py.executor_lock.submit.as_nanos().min(half);
+        let worker_hold = py.executor_lock.done.as_nanos().min(rest);
+        ExecutorCosts {
+            submit: SimDuration(half - submit_hold),
+            submit_hold: SimDuration(submit_hold),
+            worker_hold: SimDuration(worker_hold),
+            result: SimDuration(rest - worker_hold),
+        }
+    }
 }
 
 /// The engine action for a step run by an ordinary thread.
@@ -471,7 +481,7 @@ impl Sim<'_> {
                         m.stage = Stage::Results { next: 0 };
                         continue;
                     }
-                    let (submit, hold, _) = executor_costs(py);
+                    let costs = self.world.executor;
                     match sub {
                         0 => {
                             // The calibrated per-task cost of the executor is paid half at
@@ -479,7 +489,7 @@ impl Sim<'_> {
                             // map's iterator takes the result (less the worker's hold).
                             m.stage = Stage::Submit { next, sub: 1 };
                             return Action::Compute {
-                                work: submit,
+                                work: costs.submit,
                                 gil: true,
                                 state: State::Dispatch,
                             };
@@ -494,17 +504,15 @@ impl Sim<'_> {
                         }
                         // _adjust_thread_count: _idle_semaphore.acquire(timeout=0) holds the
                         // semaphore's lock (skipped when its hold is zero).
-                        2 => {
-                            m.stage = Stage::Submit { next, sub: 5 };
-                            if !hold.is_zero() {
-                                m.stage = Stage::Submit { next, sub: 3 };
-                                return Action::Acquire(self.world.idle_lock);
-                            }
+                        2 if !costs.submit_hold.is_zero() => {
+                            m.stage = Stage::Submit { next, sub: 3 };
+                            return Action::Acquire(self.world.idle_lock);
                         }
+                        2 => m.stage = Stage::Submit { next, sub: 5 },
                         3 => {
                             m.stage = Stage::Submit { next, sub: 4 };
                             return Action::Compute {
-                                work: hold,
+                                work: costs.submit_hold,
                                 gil: true,
                                 state: State::Dispatch,
                             };
@@ -695,9 +703,8 @@ impl Sim<'_> {
                         // fut.result() returns at once: the rest of the per-task cost,
                         // holding the GIL (which a woken main thread must take back first).
                         m.stage = Stage::Results { next: next + 1 };
-                        let (_, _, result) = executor_costs(py);
                         return Action::Compute {
-                            work: result,
+                            work: self.world.executor.result,
                             gil: true,
                             state: State::Dispatch,
                         };
@@ -807,7 +814,7 @@ impl Sim<'_> {
             }
             // executor._idle_semaphore.release(): `with self._cond: self._value += 1; …`
             // (no lock when its hold is zero: CPython >= 3.12 skips it while work is queued).
-            let hold = worker_hold(&self.scenario.python);
+            let hold = self.world.executor.worker_hold;
             match w.release {
                 0 => {}
                 1 if !hold.is_zero() => {
