@@ -86,15 +86,14 @@ pub(super) fn build(
         p.thread_start = ctx.duration(d)?;
     }
     if let Some(s) = &raw.process_start {
-        for (value, slot) in [
-            (&s.fork, &mut p.process_start.fork),
-            (&s.forkserver, &mut p.process_start.forkserver),
-            (&s.spawn, &mut p.process_start.spawn),
-        ] {
-            if let Some(v) = value {
-                *slot = ctx.duration(v)?;
-            }
-        }
+        durations(
+            ctx,
+            [
+                (&s.fork, &mut p.process_start.fork),
+                (&s.forkserver, &mut p.process_start.forkserver),
+                (&s.spawn, &mut p.process_start.spawn),
+            ],
+        )?;
     }
     if let Some(r) = &raw.pickle {
         p.pickle = ctx.rate(r)?;
@@ -106,25 +105,36 @@ pub(super) fn build(
         p.ipc_latency = ctx.duration(d)?;
     }
     if let Some(d) = &raw.dispatch {
-        for (value, slot) in [
-            (&d.threads, &mut p.dispatch.threads),
-            (&d.processes, &mut p.dispatch.processes),
-            (&d.asyncio, &mut p.dispatch.asyncio),
-        ] {
-            if let Some(v) = value {
-                *slot = ctx.duration(v)?;
-            }
-        }
+        durations(
+            ctx,
+            [
+                (&d.threads, &mut p.dispatch.threads),
+                (&d.processes, &mut p.dispatch.processes),
+                (&d.asyncio, &mut p.dispatch.asyncio),
+            ],
+        )?;
     }
     if let Some(l) = &raw.executor_lock {
-        for (value, slot) in [
-            (&l.submit, &mut p.executor_lock.submit),
-            (&l.done, &mut p.executor_lock.done),
-        ] {
-            if let Some(v) = value {
-                *slot = ctx.duration(v)?;
-            }
-        }
+        durations(
+            ctx,
+            [
+                (&l.submit, &mut p.executor_lock.submit),
+                (&l.done, &mut p.executor_lock.done),
+            ],
+        )?;
     }
     Ok(p)
+}
+
+/// Sets each slot whose key the table gives (the keys of one inline table).
+fn durations<const N: usize>(
+    ctx: &mut Ctx,
+    keys: [(&Option<Spanned<String>>, &mut SimDuration); N],
+) -> Result<(), ScenarioError> {
+    for (value, slot) in keys {
+        if let Some(v) = value {
+            *slot = ctx.duration(v)?;
+        }
+    }
+    Ok(())
 }
