@@ -102,6 +102,7 @@ pub struct RawPython {
     pub switch_interval: Option<Spanned<String>>,
     pub thread_start: Option<Spanned<String>>,
     pub process_start: Option<RawStartMethods>,
+    pub helper_start: Option<RawHelperStart>,
     pub pickle: Option<Spanned<String>>,
     pub ipc: Option<Spanned<String>>,
     pub ipc_latency: Option<Spanned<String>>,
@@ -115,6 +116,14 @@ pub struct RawPython {
 pub struct RawExecutorLock {
     pub submit: Option<Spanned<String>>,
     pub done: Option<Spanned<String>>,
+}
+
+/// `helper_start = { resource_tracker, forkserver }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHelperStart {
+    pub resource_tracker: Option<Spanned<String>>,
+    pub forkserver: Option<Spanned<String>>,
 }
 
 /// `process_start = { fork, forkserver, spawn }`.

@@ -236,9 +236,21 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                     &format!("python.process_start.{method}"),
                     slot,
                     field,
-                    &format!("the first get_context('{method}').Pool(1) of a fresh python3: start, map(abs, [1]), close, join; median of 3"),
+                    &format!("get_context('{method}').Pool(1): start, map(abs, [1]), close, join, once the helper processes run; median of 3 fresh python3"),
                 );
             }
+            set(
+                "python.helper_start.resource_tracker",
+                &mut python.helper_start.resource_tracker,
+                "helper_tracker",
+                "CPU time of the resource tracker's process once started (/proc/PID/schedstat), median of 3 fresh python3",
+            );
+            set(
+                "python.helper_start.forkserver",
+                &mut python.helper_start.forkserver,
+                "helper_forkserver",
+                "CPU time of the forkserver's server process once started (/proc/PID/schedstat), median of 3 fresh python3",
+            );
             if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {
                 python.pickle = r;
                 note(

@@ -291,6 +291,9 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.process_start.fork = d(c.process_start);
     python.process_start.forkserver = d(c.process_start);
     python.process_start.spawn = d(c.process_start);
+    // Its worker processes are re-executed gilsim binaries: no tracker, no server.
+    python.helper_start.resource_tracker = SimDuration::ZERO;
+    python.helper_start.forkserver = SimDuration::ZERO;
     python.pickle = c.pickle;
     python.ipc = c.ipc;
     python.ipc_latency = d(c.ipc_latency);

@@ -871,6 +871,12 @@ impl<'a> Sim<'a> {
                 self.close_lane(t);
                 self.flush_lane(t);
             }
+            // A helper process still starting up when the program ends is left behind
+            // (the resource tracker outlives its parent): its unfinished work was never done.
+            if matches!(self.threads[t as usize].op, Op::Compute { .. }) {
+                self.settle_work(t);
+                self.out.work_requested -= self.threads[t as usize].remaining;
+            }
         }
         for p in &self.processes {
             self.out.gil_held += p.gil.held_total;

@@ -19,8 +19,11 @@
 //!   (`map`'s iterator): it blocks on a future that is not done, is woken by its
 //!   `set_result`, and pays the other half of `dispatch.threads` holding the GIL per result;
 //!   shutdown puts one sentinel per worker and joins them.
-//! - **processes** (`multiprocessing.Pool(workers).map`): the parent starts each worker
-//!   process (the child pays `process_start[method]`), then starts Pool's three handler
+//! - **processes** (`multiprocessing.Pool(workers).map`): with spawn and forkserver the
+//!   parent first starts the resource tracker (a process computing
+//!   `helper_start.resource_tracker`, not waited for) and with forkserver the server
+//!   (`helper_start.forkserver`, waited for before the first worker); then it starts each
+//!   worker process (the child pays `process_start[method]`), then starts Pool's three handler
 //!   threads (`thread_start` each; the worker-handler thread is idle and has no lane). The
 //!   task-handler thread sends each chunk: `dispatch.processes` per message, pickling
 //!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (`bytes /
@@ -63,6 +66,8 @@ pub(super) enum Spawn {
     TaskHandler,
     ResultHandler,
     PoolWorker,
+    ResourceTracker,
+    Forkserver,
 }
 
 impl Spawn {
@@ -72,6 +77,8 @@ impl Spawn {
             Spawn::TaskHandler => Role::TaskHandler(TaskHandler::default()),
             Spawn::ResultHandler => Role::ResultHandler(None),
             Spawn::PoolWorker => Role::PoolWorker(Box::default()),
+            Spawn::ResourceTracker => Role::Helper(Helper::ResourceTracker, false),
+            Spawn::Forkserver => Role::Helper(Helper::Forkserver, false),
         }
     }
 }
@@ -92,6 +99,17 @@ pub(super) enum Role {
     ResultHandler(Option<u32>),
     /// A Pool worker process's main thread.
     PoolWorker(Box<PoolWorker>),
+    /// A helper process of `multiprocessing`; whether it has started up.
+    Helper(Helper, bool),
+}
+
+/// The processes `multiprocessing` starts once per program besides the workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Helper {
+    /// `resource_tracker`: spawn and forkserver register their named semaphores with it.
+    ResourceTracker,
+    /// The forkserver's server, which forks every worker.
+    Forkserver,
 }
 
 /// The role of the main thread for a strategy.
@@ -120,6 +138,11 @@ enum Stage {
     Submit {
         next: u64,
         sub: u8,
+    },
+    /// Pool's helper processes: 0 the resource tracker, 1 the forkserver, 2 waiting for
+    /// it to be ready.
+    StartHelpers {
+        next: u8,
     },
     StartWorkers {
         next: u32,
@@ -207,6 +230,10 @@ pub(super) struct World<'a> {
     in_q: QueueId,
     out_q: QueueId,
     ready_q: QueueId,
+    /// The forkserver tells the parent it is ready.
+    helper_q: QueueId,
+    /// Helpers that have started up block here for the rest of the run.
+    park_q: QueueId,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -271,6 +298,8 @@ impl<'a> World<'a> {
             in_q: 4,
             out_q: 5,
             ready_q: 6,
+            helper_q: 7,
+            park_q: 8,
             idle_lock: 0,
             executor: ExecutorCosts::new(&scenario.python),
         }
@@ -278,7 +307,7 @@ impl<'a> World<'a> {
 
     pub(super) fn create_queues(&self, queues: &mut Vec<MsgQueue>) {
         queues.clear();
-        queues.resize_with(7, MsgQueue::default);
+        queues.resize_with(9, MsgQueue::default);
     }
 
     /// Locks the strategy uses: ThreadPoolExecutor's idle semaphore.
@@ -398,6 +427,7 @@ impl Sim<'_> {
             Role::TaskHandler(h) => self.task_handler_next(t, h),
             Role::ResultHandler(pending) => self.result_handler_next(t, pending),
             Role::PoolWorker(w) => self.pool_worker_next(t, w),
+            Role::Helper(h, started) => self.helper_next(t, *h, started),
         };
         self.threads[t as usize].role = role;
         action
@@ -452,7 +482,7 @@ impl Sim<'_> {
                             current: None,
                         },
                         Strategy::Threads => Stage::Submit { next: 0, sub: 0 },
-                        Strategy::Processes => Stage::StartWorkers { next: 0 },
+                        Strategy::Processes => Stage::StartHelpers { next: 0 },
                         Strategy::Asyncio => Stage::Gather { next: 0 },
                     };
                 }
@@ -549,6 +579,38 @@ impl Sim<'_> {
                                 self.world.started,
                             );
                         }
+                    }
+                }
+                Stage::StartHelpers { next } => {
+                    // Pool.__init__'s queues register named semaphores with the resource
+                    // tracker (started without waiting); the first worker's start with
+                    // forkserver connects to the server and blocks until it has forked
+                    // the child (Lib/multiprocessing/{resource_tracker,forkserver}.py).
+                    let method = self.experiment.start_method;
+                    m.stage = Stage::StartHelpers { next: next + 1 };
+                    match next {
+                        0 if method != StartMethod::Fork => {
+                            return Action::StartProcess(
+                                Spawn::ResourceTracker,
+                                "resource-tracker",
+                                0,
+                            )
+                        }
+                        1 if method == StartMethod::Forkserver => {
+                            return Action::StartProcess(Spawn::Forkserver, "forkserver", 0)
+                        }
+                        2 if method == StartMethod::Forkserver => {
+                            if self.take_inbox(t) != Some(Item::Done) {
+                                m.stage = Stage::StartHelpers { next };
+                                return Action::Get {
+                                    q: self.world.helper_q,
+                                    wake: true,
+                                    state: State::Idle,
+                                };
+                            }
+                        }
+                        0..=2 => {}
+                        _ => m.stage = Stage::StartWorkers { next: 0 },
                     }
                 }
                 Stage::StartWorkers { next } => {
@@ -949,6 +1011,36 @@ impl Sim<'_> {
                 state: State::Idle,
             },
         }
+    }
+
+    /// A helper process: starts up (a fresh interpreter), says so if it is the forkserver,
+    /// then waits for requests for the rest of the run (none are modelled).
+    fn helper_next(&mut self, t: ThreadId, helper: Helper, started: &mut bool) -> Action {
+        let costs = &self.scenario.python.helper_start;
+        if !*started {
+            *started = true;
+            return Action::Compute {
+                work: match helper {
+                    Helper::ResourceTracker => costs.resource_tracker,
+                    Helper::Forkserver => costs.forkserver,
+                },
+                gil: true,
+                state: State::Spawn,
+            };
+        }
+        let park = Action::Get {
+            q: self.world.park_q,
+            wake: false,
+            state: State::Idle,
+        };
+        if helper == Helper::Forkserver {
+            self.threads[t as usize].then = Some(park);
+            return Action::Put {
+                q: self.world.helper_q,
+                item: Item::Done,
+            };
+        }
+        park
     }
 
     fn pool_worker_next(&mut self, t: ThreadId, w: &mut PoolWorker) -> Action {

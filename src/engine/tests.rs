@@ -16,6 +16,7 @@ wakeup = "0ns"
 [python]
 thread_start = "0ns"
 process_start = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
+helper_start = { resource_tracker = "0ns", forkserver = "0ns" }
 dispatch = { threads = "0ns", processes = "0ns", asyncio = "0ns" }
 ipc_latency = "0ns"
 "#;
@@ -265,6 +266,57 @@ fn processes_up_to_the_core_count_take_the_longest_share() {
     // 8 tasks on 4 processes: two rounds.
     let s = cpu_scenario(8, "100ms", true, "processes", 4);
     assert_eq!(run(&s, 0, 4).makespan, SimTime(200_000_000));
+}
+
+#[test]
+fn spawn_and_forkserver_start_their_helper_processes_once() {
+    use crate::model::StartMethod;
+    // Four 100 ms tasks on four processes, four cores; the tracker's start-up takes 30 ms
+    // of CPU and the forkserver's 20 ms.
+    let mut s = cpu_scenario(4, "100ms", true, "processes", 4);
+    s.python.helper_start.resource_tracker = SimDuration::from_millis(30);
+    s.python.helper_start.forkserver = SimDuration::from_millis(20);
+    let lane_time = |t: &RunTrace, name: &str| -> Option<u64> {
+        let lane = t.lanes.iter().position(|l| l.name == name)? as u32;
+        Some(
+            t.segments
+                .iter()
+                .filter(|seg| seg.lane == lane && seg.state == State::Spawn)
+                .map(|seg| (seg.end - seg.start).as_nanos())
+                .sum(),
+        )
+    };
+    let first_start = |t: &RunTrace| {
+        let lane = t.lanes.iter().position(|l| l.name == "worker-1").unwrap() as u32;
+        t.segments
+            .iter()
+            .find(|seg| seg.lane == lane)
+            .unwrap()
+            .start
+    };
+
+    // fork starts neither helper.
+    s.experiments[0].start_method = StartMethod::Fork;
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(100_000_000));
+    assert!(lane_time(&t, "resource-tracker").is_none() && lane_time(&t, "forkserver").is_none());
+
+    // spawn: the tracker runs beside the four workers, five processes on four cores:
+    // 430 ms of CPU, so at least 107.5 ms; at most the tracker's 30 ms added.
+    s.experiments[0].start_method = StartMethod::Spawn;
+    let t = run(&s, 0, 4);
+    assert_eq!(lane_time(&t, "resource-tracker"), Some(30_000_000));
+    assert!(lane_time(&t, "forkserver").is_none());
+    assert!(t.makespan >= SimTime(107_500_000) && t.makespan <= SimTime(130_000_000));
+    assert_eq!(first_start(&t), SimTime::ZERO);
+
+    // forkserver: the parent's first worker start waits for the server's 20 ms.
+    s.experiments[0].start_method = StartMethod::Forkserver;
+    let t = run(&s, 0, 4);
+    assert_eq!(lane_time(&t, "forkserver"), Some(20_000_000));
+    assert_eq!(lane_time(&t, "resource-tracker"), Some(30_000_000));
+    assert_eq!(first_start(&t), SimTime(20_000_000));
+    assert!(t.makespan >= SimTime(120_000_000) && t.makespan <= SimTime(130_000_000));
 }
 
 #[test]

@@ -159,6 +159,14 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
         ] {
             put(&mut text, notes, k, "python.process_start", dur(v));
         }
+        text.push_str("\n[python.helper_start]\n");
+        let h = &p.helper_start;
+        for (k, v) in [
+            ("resource_tracker", h.resource_tracker),
+            ("forkserver", h.forkserver),
+        ] {
+            put(&mut text, notes, k, "python.helper_start", dur(v));
+        }
         text.push_str("\n[python.dispatch]\n");
         let d = &p.dispatch;
         for (k, v) in [

@@ -106,18 +106,51 @@ def pipe_costs():
 
 
 POOL_START = """
-import multiprocessing as mp, sys, time
-if __name__ == "__main__":
+import json, os, sys, time
+import multiprocessing as mp
+import multiprocessing.pool
+
+
+def cpu_seconds(pid):
+    # CPU time of a process so far: /proc/PID/schedstat (ns), else /proc/PID/stat (ticks).
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pool_once(ctx):
     t = time.perf_counter()
-    with mp.get_context(sys.argv[1]).Pool(1) as pool:
-        pool.map(abs, [1])
-    print(time.perf_counter() - t)
+    pool = ctx.Pool(1)
+    pool.map(abs, [1])
+    pool.close()
+    pool.join()
+    return time.perf_counter() - t
+
+
+if __name__ == "__main__":
+    ctx = mp.get_context(sys.argv[1])
+    pool_once(ctx)  # starts the helpers (resource tracker, forkserver) and imports
+    later = sorted(pool_once(ctx) for _ in range(3))[1]
+    time.sleep(0.2)  # the helpers are idle by now
+    from multiprocessing import forkserver, resource_tracker
+    tracker = resource_tracker._resource_tracker._pid
+    server = forkserver._forkserver._forkserver_pid
+    print(json.dumps({
+        "worker": later,
+        "tracker": cpu_seconds(tracker) if tracker else None,
+        "server": cpu_seconds(server) if server else None,
+    }))
 """
 
 
 def pool_start(method):
-    """The first Pool of a fresh program: forkserver starts its server then (a Pool in a
-    process that already has one reuses it, which is not what a program's run pays)."""
+    """A fresh program's Pools with one start method: one Pool(1) (start, map(abs, [1]),
+    close, join) once the helper processes run and the modules are imported (the cost of
+    each worker), and the CPU time the helpers took to start (once per program)."""
     import os
     import subprocess
     import tempfile
@@ -127,7 +160,7 @@ def pool_start(method):
             f.write(POOL_START)
         out = subprocess.run([sys.executable, path, method], capture_output=True,
                              text=True, check=True, timeout=60)
-    return float(out.stdout)
+    return json.loads(out.stdout)
 
 
 def dispatch_processes():
@@ -171,7 +204,12 @@ def main():
     out["ipc"] = statistics.median(c[1] for c in costs)
     methods = ["fork"] if QUICK else ["fork", "forkserver", "spawn"]
     for m in methods:
-        out["process_start_" + m] = statistics.median(pool_start(m) for _ in range(3))
+        runs = [pool_start(m) for _ in range(3)]
+        out["process_start_" + m] = statistics.median(r["worker"] for r in runs)
+        if m == "forkserver":
+            # Both helpers run with forkserver; spawn starts only the tracker.
+            out["helper_tracker"] = statistics.median(r["tracker"] for r in runs)
+            out["helper_forkserver"] = statistics.median(r["server"] for r in runs)
     print(json.dumps(out))
 
 

@@ -19,6 +19,25 @@ pub struct StartCosts {
     pub spawn: SimDuration,
 }
 
+/// CPU time of the helper processes `multiprocessing` starts once per program (each a
+/// fresh interpreter, running alongside the parent and its workers):
+///
+/// - `resource_tracker`: started by the first `spawn` or `forkserver` Pool (its queues'
+///   named semaphores are registered with it; `fork` unlinks them at once and starts none);
+/// - `forkserver`: the server process, which imports the main module; the parent's first
+///   `Process.start()` blocks until the server has forked the child.
+///
+/// Measured (CPython 3.11.7, the project's 2-vCPU VM, `/proc/PID/stat` after start-up):
+/// tracker 60–80 ms, server 70–80 ms of CPU, against 108–133 ms for a whole Pool(1) with
+/// spawn once both helpers ran (docs/decisions.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HelperStart {
+    /// `multiprocessing.resource_tracker`'s process.
+    pub resource_tracker: SimDuration,
+    /// `multiprocessing.forkserver`'s server process.
+    pub forkserver: SimDuration,
+}
+
 /// Per-task bookkeeping cost of each strategy (paid holding the GIL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dispatch {
@@ -55,6 +74,8 @@ pub struct Python {
     pub thread_start: SimDuration,
     /// Worker process start, per start method.
     pub process_start: StartCosts,
+    /// Helper processes started once per program (spawn and forkserver).
+    pub helper_start: HelperStart,
     /// `pickle.dumps`/`loads` throughput, bytes per second.
     pub pickle: f64,
     /// Pipe bandwidth between processes, bytes per second.
@@ -92,6 +113,15 @@ pub(super) fn build(
                 (&s.fork, &mut p.process_start.fork),
                 (&s.forkserver, &mut p.process_start.forkserver),
                 (&s.spawn, &mut p.process_start.spawn),
+            ],
+        )?;
+    }
+    if let Some(h) = &raw.helper_start {
+        durations(
+            ctx,
+            [
+                (&h.resource_tracker, &mut p.helper_start.resource_tracker),
+                (&h.forkserver, &mut p.helper_start.forkserver),
             ],
         )?;
     }

@@ -268,8 +268,12 @@ async def gather(tasks):
 def run(name, workers):
     exp = experiments()[name]
     tasks = exp["tasks"]
-    # Imported before the clock starts, as a program would at its top.
+    # Imported before the clock starts, as a program would at its top (Pool imports these
+    # at its first use; gilsim's process_start is measured with them imported).
     from concurrent.futures import ThreadPoolExecutor
+    import multiprocessing.connection, multiprocessing.pool, multiprocessing.queues
+    import multiprocessing.synchronize
+    from multiprocessing import popen_fork, popen_forkserver, popen_spawn_posix
     _asyncio()
     start = time.perf_counter()
     run_steps(exp["setup"])
