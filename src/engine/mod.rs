@@ -170,6 +170,8 @@ enum Event {
     SliceExpired { hw: HwId, epoch: u32 },
     /// A message arrives in a queue (after pipe latency, or an awaited I/O completes).
     Deliver { q: QueueId, item: Item },
+    /// The message going through a queue's pipe (writer to reader) is through.
+    TransferDone { q: QueueId },
 }
 
 /// What travels through the strategies' queues.
@@ -215,6 +217,9 @@ enum Action {
         item: Item,
         after: SimDuration,
     },
+    /// Send `bytes` through the pipe of queue `q` (a `multiprocessing` connection), see
+    /// [`PIPE_CAPACITY`].
+    Send { q: QueueId, item: Item, bytes: u64 },
     /// Acquire a `threading.Lock` (blocking): taken at once if free, keeping the GIL;
     /// otherwise the thread releases the GIL and blocks until it gets the lock.
     Acquire(LockId),
@@ -246,7 +251,19 @@ enum Op {
         state: State,
     },
     Acquire(LockId),
+    Send {
+        q: QueueId,
+        item: Item,
+        bytes: u64,
+    },
 }
+
+/// Linux's pipe capacity (pipe(7): 16 pages, 65,536 bytes). A message up to this size is
+/// copied into the pipe and the writer goes on (it arrives `ipc_latency` later); a larger
+/// one goes through only as fast as a reader takes it out: the writer blocks until a
+/// reader is at the other end, and both are busy for the transfer (`bytes / ipc`). One
+/// message at a time per pipe (Pool's queues hold a lock around each send and receive).
+pub const PIPE_CAPACITY: u64 = 65_536;
 
 /// Why a blocked thread is blocked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,6 +282,10 @@ enum Block {
     Lock(LockId),
     /// The lock was released: waking up to try again.
     LockWoken,
+    /// Writing a message larger than the pipe, waiting for a reader or for it to be read.
+    Send(QueueId),
+    /// Reading a message larger than the pipe.
+    Receiving,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,6 +337,10 @@ struct SimLock {
 struct MsgQueue {
     items: VecDeque<Item>,
     waiters: VecDeque<ThreadId>,
+    /// Writers of messages larger than the pipe, waiting for a reader.
+    senders: VecDeque<ThreadId>,
+    /// The message in the pipe: writer, reader and what it carries.
+    transfer: Option<(ThreadId, ThreadId, Item)>,
 }
 
 struct HwThread {
@@ -511,6 +536,7 @@ impl<'a> Sim<'a> {
             Event::GilTimer { process } => self.gil_timer(process),
             Event::SliceExpired { hw, epoch } => self.slice_expired(hw, epoch),
             Event::Deliver { q, item } => self.put(q, item),
+            Event::TransferDone { q } => self.transfer_done(q),
         }
     }
 
@@ -699,6 +725,38 @@ impl<'a> Sim<'a> {
                     self.threads[t as usize].phase = Phase::Blocked(Block::Queue(q));
                     self.set_state(t, state);
                     self.queues[q as usize].waiters.push_back(t);
+                    self.start_transfer(q);
+                    return;
+                }
+                Op::Send { q, item, bytes } => {
+                    let time = crate::units::transfer_time(bytes, self.scenario.python.ipc);
+                    if bytes <= PIPE_CAPACITY {
+                        // Into the pipe's buffer: the writer's copy, then the reader finds it.
+                        let th = &mut self.threads[t as usize];
+                        th.then = Some(Action::Deliver {
+                            q,
+                            item,
+                            after: self.scenario.python.ipc_latency,
+                        });
+                        th.op = if time.is_zero() {
+                            Op::None
+                        } else {
+                            Op::Wait {
+                                time,
+                                state: State::Ipc,
+                            }
+                        };
+                        continue;
+                    }
+                    // write() releases the GIL and blocks on the full pipe.
+                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                        return;
+                    }
+                    self.leave_core(t);
+                    self.threads[t as usize].phase = Phase::Blocked(Block::Send(q));
+                    self.set_state(t, State::Ipc);
+                    self.queues[q as usize].senders.push_back(t);
+                    self.start_transfer(q);
                     return;
                 }
             }
@@ -723,6 +781,7 @@ impl<'a> Sim<'a> {
             }
             Action::Get { q, wake, state } => th.op = Op::Get { q, wake, state },
             Action::Acquire(lock) => th.op = Op::Acquire(lock),
+            Action::Send { q, item, bytes } => th.op = Op::Send { q, item, bytes },
             Action::Release(lock) => self.release_lock(t, lock),
             Action::Put { q, item } => self.put(q, item),
             Action::Deliver { q, item, after } => {
@@ -770,6 +829,47 @@ impl<'a> Sim<'a> {
         } else {
             self.make_runnable(w);
         }
+    }
+
+    /// Starts the next message larger than the pipe through queue `q`'s pipe, when the pipe
+    /// is free and both a writer and a reader are there (longest waiting first).
+    fn start_transfer(&mut self, q: QueueId) {
+        let mq = &mut self.queues[q as usize];
+        if mq.transfer.is_some() || mq.senders.is_empty() || mq.waiters.is_empty() {
+            return;
+        }
+        let (Some(s), Some(r)) = (mq.senders.pop_front(), mq.waiters.pop_front()) else {
+            return;
+        };
+        let Op::Send { item, bytes, .. } = self.threads[s as usize].op else {
+            unreachable!("a pipe writer is always in a send");
+        };
+        self.queues[q as usize].transfer = Some((s, r, item));
+        self.threads[r as usize].phase = Phase::Blocked(Block::Receiving);
+        self.set_state(r, State::Ipc);
+        let time = crate::units::transfer_time(bytes, self.scenario.python.ipc);
+        self.schedule(time, Event::TransferDone { q });
+    }
+
+    /// A message larger than the pipe is through: the writer goes on, the reader has it
+    /// `ipc_latency` later, and the pipe takes the next one.
+    fn transfer_done(&mut self, q: QueueId) {
+        let Some((s, r, item)) = self.queues[q as usize].transfer.take() else {
+            unreachable!("a transfer ends only once");
+        };
+        self.threads[s as usize].op = Op::None;
+        self.make_runnable(s);
+        let th = &mut self.threads[r as usize];
+        th.inbox = Some(item);
+        th.op = Op::None;
+        let latency = self.scenario.python.ipc_latency;
+        if latency.is_zero() {
+            self.make_runnable(r);
+        } else {
+            let epoch = self.bump(r);
+            self.schedule(latency, Event::Wake { t: r, epoch });
+        }
+        self.start_transfer(q);
     }
 
     /// Releases a lock: it is free, and its longest waiter wakes up to try again (a woken
@@ -842,6 +942,8 @@ impl<'a> Sim<'a> {
                     Phase::Blocked(Block::Lock(_) | Block::LockWoken) => {
                         "waiting for a lock".to_string()
                     }
+                    Phase::Blocked(Block::Send(_)) => "writing to a pipe".to_string(),
+                    Phase::Blocked(Block::Receiving) => "reading from a pipe".to_string(),
                     Phase::Done => "finished".to_string(),
                 };
                 format!(

@@ -364,10 +364,6 @@ impl<'a> World<'a> {
     fn pickle_time(&self, bytes: u64) -> SimDuration {
         transfer_time(bytes, self.scenario.python.pickle)
     }
-
-    fn pipe_time(&self, bytes: u64) -> SimDuration {
-        transfer_time(bytes, self.scenario.python.ipc)
-    }
 }
 
 /// ThreadPoolExecutor's per-task costs, all holding the GIL. Half of `dispatch.threads` is
@@ -946,19 +942,13 @@ impl Sim<'_> {
                             state: State::Pickle,
                         }
                     }
-                    3 => {
-                        return Action::Wait {
-                            time: self.world.pipe_time(bytes),
-                            state: State::Ipc,
-                        }
-                    }
                     _ => {
                         h.sub = 0;
                         h.chunk += 1;
-                        return Action::Deliver {
+                        return Action::Send {
                             q: self.world.in_q,
                             item: Item::Chunk(h.chunk - 1),
-                            after: self.scenario.python.ipc_latency,
+                            bytes,
                         };
                     }
                 }
@@ -1101,19 +1091,12 @@ impl Sim<'_> {
                             state: State::Pickle,
                         };
                     }
-                    3 => {
-                        w.sub = 4;
-                        return Action::Wait {
-                            time: self.world.pipe_time(job.result.saturating_mul(len as u64)),
-                            state: State::Ipc,
-                        };
-                    }
                     _ => {
                         w.chunk = None;
-                        return Action::Deliver {
+                        return Action::Send {
                             q: self.world.out_q,
                             item: Item::Chunk(c),
-                            after: py.ipc_latency,
+                            bytes: job.result.saturating_mul(len as u64),
                         };
                     }
                 }

@@ -320,6 +320,39 @@ fn spawn_and_forkserver_start_their_helper_processes_once() {
 }
 
 #[test]
+fn a_message_larger_than_the_pipe_waits_for_a_reader() {
+    // Four 100 ms tasks on two workers, each task's arguments taking 20 ms through the pipe
+    // (pickling free). A message that fits the pipe's buffer is written while both workers
+    // compute, and the next task is waiting when a worker is done: 20 + 2 × 100 + 20 = 240
+    // ms (the last transfer, task 4's, ends at 80 ms: it is the second worker's offset of
+    // 20 ms plus its two tasks). A larger one is written only while a worker reads it: each
+    // worker's tasks take 20 + 100 ms, and the second starts 20 ms after the first.
+    let mut s = cpu_scenario(4, "100ms", true, "processes", 2);
+    s.python.pickle = 1e15;
+    let ms = |t: SimTime| t.0 as f64 / 1e6;
+    // 60 kB at 3 MB/s: 20 ms, within the pipe's 64 KiB.
+    s.experiments[0].job.payload = 60_000;
+    s.python.ipc = 3e6;
+    let buffered = run(&s, 0, 2);
+    assert!(
+        (ms(buffered.makespan) - 240.0).abs() < 0.5,
+        "{}",
+        ms(buffered.makespan)
+    );
+    // 2 MB at 100 MB/s: also 20 ms, but 30 times the pipe.
+    s.experiments[0].job.payload = 2_000_000;
+    s.python.ipc = 100e6;
+    let t = run(&s, 0, 2);
+    assert!((ms(t.makespan) - 260.0).abs() < 0.5, "{}", ms(t.makespan));
+    // Both ends are in `ipc` during each transfer: the readers 4 × 20 ms; the writer from
+    // its first send to the last message through (0–160 ms), 80 of them waiting for a
+    // reader. Buffered, only the writer's 4 × 20 ms.
+    let ipc = |t: &RunTrace| t.totals[State::Ipc.index()].as_nanos() as f64 / 1e6;
+    assert!((ipc(&t) - 240.0).abs() < 0.5, "{}", ipc(&t));
+    assert!((ipc(&buffered) - 80.0).abs() < 0.5, "{}", ipc(&buffered));
+}
+
+#[test]
 fn gil_free_threads_scale_with_cores() {
     for workers in [1u32, 2, 4] {
         let s = cpu_scenario(4, "100ms", false, "threads", workers);
