@@ -671,13 +671,9 @@ impl<'a> Sim<'a> {
                     return;
                 }
                 Op::Wait { time, state } => {
-                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                    if !self.block(t, Block::Io, state) {
                         return;
                     }
-                    self.leave_core(t);
-                    let th = &mut self.threads[t as usize];
-                    th.phase = Phase::Blocked(Block::Io);
-                    self.set_state(t, state);
                     let epoch = self.bump(t);
                     // A thread blocked on I/O is woken by the kernel when it completes: the
                     // same wake-up as a signalled condition variable (pipe transfers are
@@ -699,15 +695,12 @@ impl<'a> Sim<'a> {
                         self.threads[t as usize].op = Op::None;
                         continue;
                     }
-                    // Py_BEGIN_ALLOW_THREADS, then a blocking acquire.
-                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                    // Py_BEGIN_ALLOW_THREADS, then a blocking acquire. Drawn as GIL
+                    // contention: the lock is only ever held this long by a thread that
+                    // lost the GIL inside it.
+                    if !self.block(t, Block::Lock(lock), State::GilWait) {
                         return;
                     }
-                    self.leave_core(t);
-                    self.threads[t as usize].phase = Phase::Blocked(Block::Lock(lock));
-                    // Drawn as GIL contention: the lock is only ever held this long by a
-                    // thread that lost the GIL inside it.
-                    self.set_state(t, State::GilWait);
                     self.locks[lock as usize].waiters.push_back(t);
                     return;
                 }
@@ -718,12 +711,9 @@ impl<'a> Sim<'a> {
                         th.op = Op::None;
                         continue;
                     }
-                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                    if !self.block(t, Block::Queue(q), state) {
                         return;
                     }
-                    self.leave_core(t);
-                    self.threads[t as usize].phase = Phase::Blocked(Block::Queue(q));
-                    self.set_state(t, state);
                     self.queues[q as usize].waiters.push_back(t);
                     self.start_transfer(q);
                     return;
@@ -749,18 +739,28 @@ impl<'a> Sim<'a> {
                         continue;
                     }
                     // write() releases the GIL and blocks on the full pipe.
-                    if self.threads[t as usize].holds_gil && self.release_gil(t) {
+                    if !self.block(t, Block::Send(q), State::Ipc) {
                         return;
                     }
-                    self.leave_core(t);
-                    self.threads[t as usize].phase = Phase::Blocked(Block::Send(q));
-                    self.set_state(t, State::Ipc);
                     self.queues[q as usize].senders.push_back(t);
                     self.start_transfer(q);
                     return;
                 }
             }
         }
+    }
+
+    /// Takes a running thread that makes a blocking call off its core, releasing the GIL
+    /// first if it holds it (`Py_BEGIN_ALLOW_THREADS`). Returns `false` when the release
+    /// made it wait for a forced switch instead: it comes back to the same call later.
+    fn block(&mut self, t: ThreadId, why: Block, state: State) -> bool {
+        if self.threads[t as usize].holds_gil && self.release_gil(t) {
+            return false;
+        }
+        self.leave_core(t);
+        self.threads[t as usize].phase = Phase::Blocked(why);
+        self.set_state(t, state);
+        true
     }
 
     /// Starts an action. Returns `false` when the thread stopped (exited).
