@@ -48,6 +48,14 @@ fn put(out: &mut String, notes: &Notes, key: &str, section: &str, value: String)
     );
 }
 
+/// A `[section]` of durations, each with its note.
+fn durations_table(out: &mut String, notes: &Notes, section: &str, keys: &[(&str, SimDuration)]) {
+    let _ = writeln!(out, "\n[{section}]");
+    for &(k, v) in keys {
+        put(out, notes, k, section, dur(v));
+    }
+}
+
 /// The profile as TOML text, with a comment after every value.
 pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
     let m: &Machine = &preset.machine;
@@ -91,21 +99,23 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             dur(m.context_switch),
         );
         put(&mut text, notes, "wakeup", "machine", dur(m.wakeup));
-        text.push_str("\n[machine.latency]\n");
         let l = &m.latency;
-        for (k, v) in [
-            ("l1", l.l1),
-            ("l2", l.l2),
-            ("l3", l.l3),
-            ("ram", l.ram),
-            ("ssd", l.ssd),
-            ("hdd", l.hdd),
-            ("loopback", l.loopback),
-            ("lan", l.lan),
-            ("wan", l.wan),
-        ] {
-            put(&mut text, notes, k, "machine.latency", dur(v));
-        }
+        durations_table(
+            &mut text,
+            notes,
+            "machine.latency",
+            &[
+                ("l1", l.l1),
+                ("l2", l.l2),
+                ("l3", l.l3),
+                ("ram", l.ram),
+                ("ssd", l.ssd),
+                ("hdd", l.hdd),
+                ("loopback", l.loopback),
+                ("lan", l.lan),
+                ("wan", l.wan),
+            ],
+        );
         text.push_str("\n[machine.bandwidth]\n");
         let b = &m.bandwidth;
         for (k, v) in [
@@ -150,37 +160,47 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             "python",
             dur(p.ipc_latency),
         );
-        text.push_str("\n[python.process_start]\n");
-        let s = &p.process_start;
-        for (k, v) in [
-            ("fork", s.fork),
-            ("forkserver", s.forkserver),
-            ("spawn", s.spawn),
-        ] {
-            put(&mut text, notes, k, "python.process_start", dur(v));
-        }
-        text.push_str("\n[python.helper_start]\n");
-        let h = &p.helper_start;
-        for (k, v) in [
-            ("resource_tracker", h.resource_tracker),
-            ("forkserver", h.forkserver),
-        ] {
-            put(&mut text, notes, k, "python.helper_start", dur(v));
-        }
-        text.push_str("\n[python.dispatch]\n");
-        let d = &p.dispatch;
-        for (k, v) in [
-            ("threads", d.threads),
-            ("processes", d.processes),
-            ("asyncio", d.asyncio),
-        ] {
-            put(&mut text, notes, k, "python.dispatch", dur(v));
-        }
-        text.push_str("\n[python.executor_lock]\n");
-        let l = &p.executor_lock;
-        for (k, v) in [("submit", l.submit), ("done", l.done)] {
-            put(&mut text, notes, k, "python.executor_lock", dur(v));
-        }
+        let (s, h, d, l) = (
+            &p.process_start,
+            &p.helper_start,
+            &p.dispatch,
+            &p.executor_lock,
+        );
+        durations_table(
+            &mut text,
+            notes,
+            "python.process_start",
+            &[
+                ("fork", s.fork),
+                ("forkserver", s.forkserver),
+                ("spawn", s.spawn),
+            ],
+        );
+        durations_table(
+            &mut text,
+            notes,
+            "python.helper_start",
+            &[
+                ("resource_tracker", h.resource_tracker),
+                ("forkserver", h.forkserver),
+            ],
+        );
+        durations_table(
+            &mut text,
+            notes,
+            "python.dispatch",
+            &[
+                ("threads", d.threads),
+                ("processes", d.processes),
+                ("asyncio", d.asyncio),
+            ],
+        );
+        durations_table(
+            &mut text,
+            notes,
+            "python.executor_lock",
+            &[("submit", l.submit), ("done", l.done)],
+        );
     }
     out.push_str(&text);
     out
