@@ -183,13 +183,17 @@ impl Sim<'_> {
     /// A thread blocked on a condition variable (or a lock) was signalled: runnable after
     /// `wakeup`, blocked as `waking` until then.
     pub(super) fn wake_after_signal(&mut self, w: ThreadId, waking: Block) {
-        let wakeup = self.scenario.machine.wakeup;
-        if wakeup.is_zero() {
+        self.wake_after(w, self.scenario.machine.wakeup, waking);
+    }
+
+    /// A blocked thread becomes runnable after `delay`, blocked as `waking` until then.
+    pub(super) fn wake_after(&mut self, w: ThreadId, delay: SimDuration, waking: Block) {
+        if delay.is_zero() {
             self.make_runnable(w);
         } else {
             self.threads[w as usize].phase = Phase::Blocked(waking);
             let epoch = self.bump(w);
-            self.schedule(wakeup, Event::Wake { t: w, epoch });
+            self.schedule(delay, Event::Wake { t: w, epoch });
         }
     }
 

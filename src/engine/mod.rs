@@ -719,9 +719,9 @@ impl<'a> Sim<'a> {
                     return;
                 }
                 Op::Send { q, item, bytes } => {
-                    let time = crate::units::transfer_time(bytes, self.scenario.python.ipc);
                     if bytes <= PIPE_CAPACITY {
                         // Into the pipe's buffer: the writer's copy, then the reader finds it.
+                        let time = self.pipe_time(bytes);
                         let th = &mut self.threads[t as usize];
                         th.then = Some(Action::Deliver {
                             q,
@@ -847,8 +847,13 @@ impl<'a> Sim<'a> {
         self.queues[q as usize].transfer = Some((s, r, item));
         self.threads[r as usize].phase = Phase::Blocked(Block::Receiving);
         self.set_state(r, State::Ipc);
-        let time = crate::units::transfer_time(bytes, self.scenario.python.ipc);
+        let time = self.pipe_time(bytes);
         self.schedule(time, Event::TransferDone { q });
+    }
+
+    /// How long `bytes` take through a pipe.
+    fn pipe_time(&self, bytes: u64) -> SimDuration {
+        crate::units::transfer_time(bytes, self.scenario.python.ipc)
     }
 
     /// A message larger than the pipe is through: the writer goes on, the reader has it
@@ -862,13 +867,7 @@ impl<'a> Sim<'a> {
         let th = &mut self.threads[r as usize];
         th.inbox = Some(item);
         th.op = Op::None;
-        let latency = self.scenario.python.ipc_latency;
-        if latency.is_zero() {
-            self.make_runnable(r);
-        } else {
-            let epoch = self.bump(r);
-            self.schedule(latency, Event::Wake { t: r, epoch });
-        }
+        self.wake_after(r, self.scenario.python.ipc_latency, Block::Receiving);
         self.start_transfer(q);
     }
 
