@@ -168,89 +168,44 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let python_note = match python_probe(args.quick) {
         Ok(v) => {
             let secs = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-            let mut set = |key: &str, slot: &mut SimDuration, field: &str, how: &str| {
+            let start = |method: &str| {
+                format!(
+                    "get_context('{method}').Pool(1): start, map(abs, [1]), close, join, once the helper processes run; median of 3 fresh python3"
+                )
+            };
+            let (fork, forkserver, spawn) = (start("fork"), start("forkserver"), start("spawn"));
+            // (profile key, where it goes, probe field, how it was measured)
+            let durations: [(&str, &mut SimDuration, &str, &str); 13] = [
+                ("python.switch_interval", &mut python.switch_interval, "switch_interval",
+                 "sys.getswitchinterval()"),
+                ("python.thread_start", &mut python.thread_start, "thread_start",
+                 "threading.Thread(target=int).start() + join, median of 3 runs"),
+                ("python.dispatch.threads", &mut python.dispatch.threads, "dispatch_threads",
+                 "ThreadPoolExecutor(1).map(int, ...) per task, median of 3 runs"),
+                ("python.executor_lock.submit", &mut python.executor_lock.submit, "executor_lock_submit",
+                 "threading.Semaphore(0).acquire(timeout=0) per call (submit's _adjust_thread_count), median of 3 runs"),
+                ("python.executor_lock.done", &mut python.executor_lock.done, "executor_lock_done",
+                 "threading.Semaphore().release() per call (a worker after each task; 0 on CPython >= 3.12, which releases only when the queue is empty, gh-102024), median of 3 runs"),
+                ("python.dispatch.processes", &mut python.dispatch.processes, "dispatch_processes",
+                 "Pool(1).map(abs, ..., chunksize=1) per task (fork), median of 3 runs"),
+                ("python.dispatch.asyncio", &mut python.dispatch.asyncio, "dispatch_asyncio",
+                 "await asyncio.sleep(0) in 10 gathered coroutines, per resume"),
+                ("python.ipc_latency", &mut python.ipc_latency, "ipc_latency",
+                 "half a 1-byte multiprocessing.Pipe round trip to a forked process, median of 3"),
+                ("python.process_start.fork", &mut python.process_start.fork, "process_start_fork", &fork),
+                ("python.process_start.forkserver", &mut python.process_start.forkserver, "process_start_forkserver", &forkserver),
+                ("python.process_start.spawn", &mut python.process_start.spawn, "process_start_spawn", &spawn),
+                ("python.helper_start.resource_tracker", &mut python.helper_start.resource_tracker, "helper_tracker",
+                 "CPU time of the resource tracker's process once started (/proc/PID/schedstat), median of 3 fresh python3"),
+                ("python.helper_start.forkserver", &mut python.helper_start.forkserver, "helper_forkserver",
+                 "CPU time of the forkserver's server process once started (/proc/PID/schedstat), median of 3 fresh python3"),
+            ];
+            for (key, slot, field, how) in durations {
                 if let Some(s) = secs(field) {
                     *slot = SimDuration::from_secs_f64(s);
                     note(key, how);
                 }
-            };
-            set(
-                "python.switch_interval",
-                &mut python.switch_interval,
-                "switch_interval",
-                "sys.getswitchinterval()",
-            );
-            set(
-                "python.thread_start",
-                &mut python.thread_start,
-                "thread_start",
-                "threading.Thread(target=int).start() + join, median of 3 runs",
-            );
-            set(
-                "python.dispatch.threads",
-                &mut python.dispatch.threads,
-                "dispatch_threads",
-                "ThreadPoolExecutor(1).map(int, ...) per task, median of 3 runs",
-            );
-            set(
-                "python.executor_lock.submit",
-                &mut python.executor_lock.submit,
-                "executor_lock_submit",
-                "threading.Semaphore(0).acquire(timeout=0) per call (submit's _adjust_thread_count), median of 3 runs",
-            );
-            set(
-                "python.executor_lock.done",
-                &mut python.executor_lock.done,
-                "executor_lock_done",
-                "threading.Semaphore().release() per call (a worker after each task; 0 on CPython >= 3.12, which releases only when the queue is empty, gh-102024), median of 3 runs",
-            );
-            set(
-                "python.dispatch.processes",
-                &mut python.dispatch.processes,
-                "dispatch_processes",
-                "Pool(1).map(abs, ..., chunksize=1) per task (fork), median of 3 runs",
-            );
-            set(
-                "python.dispatch.asyncio",
-                &mut python.dispatch.asyncio,
-                "dispatch_asyncio",
-                "await asyncio.sleep(0) in 10 gathered coroutines, per resume",
-            );
-            set(
-                "python.ipc_latency",
-                &mut python.ipc_latency,
-                "ipc_latency",
-                "half a 1-byte multiprocessing.Pipe round trip to a forked process, median of 3",
-            );
-            for (method, field) in [
-                ("fork", "process_start_fork"),
-                ("forkserver", "process_start_forkserver"),
-                ("spawn", "process_start_spawn"),
-            ] {
-                let slot = match method {
-                    "fork" => &mut python.process_start.fork,
-                    "forkserver" => &mut python.process_start.forkserver,
-                    _ => &mut python.process_start.spawn,
-                };
-                set(
-                    &format!("python.process_start.{method}"),
-                    slot,
-                    field,
-                    &format!("get_context('{method}').Pool(1): start, map(abs, [1]), close, join, once the helper processes run; median of 3 fresh python3"),
-                );
             }
-            set(
-                "python.helper_start.resource_tracker",
-                &mut python.helper_start.resource_tracker,
-                "helper_tracker",
-                "CPU time of the resource tracker's process once started (/proc/PID/schedstat), median of 3 fresh python3",
-            );
-            set(
-                "python.helper_start.forkserver",
-                &mut python.helper_start.forkserver,
-                "helper_forkserver",
-                "CPU time of the forkserver's server process once started (/proc/PID/schedstat), median of 3 fresh python3",
-            );
             if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {
                 python.pickle = r;
                 note(
