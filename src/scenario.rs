@@ -107,6 +107,7 @@ pub struct RawPython {
     pub ipc: Option<Spanned<String>>,
     pub ipc_latency: Option<Spanned<String>>,
     pub dispatch: Option<RawDispatch>,
+    pub pool_worker: Option<Spanned<String>>,
     pub executor_lock: Option<RawExecutorLock>,
 }
 

@@ -175,7 +175,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
             };
             let (fork, forkserver, spawn) = (start("fork"), start("forkserver"), start("spawn"));
             // (profile key, where it goes, probe field, how it was measured)
-            let durations: [(&str, &mut SimDuration, &str, &str); 13] = [
+            let durations: [(&str, &mut SimDuration, &str, &str); 14] = [
                 ("python.switch_interval", &mut python.switch_interval, "switch_interval",
                  "sys.getswitchinterval()"),
                 ("python.thread_start", &mut python.thread_start, "thread_start",
@@ -187,7 +187,9 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 ("python.executor_lock.done", &mut python.executor_lock.done, "executor_lock_done",
                  "threading.Semaphore().release() per call (a worker after each task; 0 on CPython >= 3.12, which releases only when the queue is empty, gh-102024), median of 3 runs"),
                 ("python.dispatch.processes", &mut python.dispatch.processes, "dispatch_processes",
-                 "Pool(1).map(abs, ..., chunksize=1) per task (fork), median of 3 runs"),
+                 "the parent's CPU time per task in Pool(1).map(abs, ..., chunksize=1) (fork), median of 3 runs"),
+                ("python.pool_worker", &mut python.pool_worker, "pool_worker",
+                 "the worker's CPU time per task in the same map (/proc/PID/schedstat), median of 3 runs"),
                 ("python.dispatch.asyncio", &mut python.dispatch.asyncio, "dispatch_asyncio",
                  "await asyncio.sleep(0) in 10 gathered coroutines, per resume"),
                 ("python.ipc_latency", &mut python.ipc_latency, "ipc_latency",

@@ -285,6 +285,8 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.dispatch.threads = d(c.dispatch_threads);
     python.dispatch.processes = d(c.dispatch_processes);
     python.dispatch.asyncio = d(c.dispatch_asyncio);
+    // Its workers' per-chunk cost is inside the measured round trip.
+    python.pool_worker = SimDuration::ZERO;
     // The native thread pool has no idle semaphore (its queue is a Mutex + Condvar).
     python.executor_lock.submit = SimDuration::ZERO;
     python.executor_lock.done = SimDuration::ZERO;

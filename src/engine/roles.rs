@@ -29,8 +29,9 @@
 //!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (`bytes /
 //!   ipc`, off-GIL); the chunk arrives `ipc_latency` later. Workers read chunks FIFO,
 //!   unpickle, run the tasks in order, pickle and send results back the same way; the
-//!   result-handler thread unpickles them under the parent's GIL. Shutdown sends a
-//!   sentinel to each worker and joins workers and handlers.
+//!   result-handler thread unpickles them under the parent's GIL. Each message costs the
+//!   worker `pool_worker` (receive, look the call up, send the result) before unpickling.
+//!   Shutdown sends a sentinel to each worker and joins workers and handlers.
 //! - **asyncio**: one thread, one coroutine per task, started in order (`gather`). A
 //!   coroutine runs until it awaits I/O; each resume costs `dispatch.asyncio`. `cpu` steps
 //!   and `blocking` I/O run on the loop thread and stall every coroutine.
@@ -1054,13 +1055,20 @@ impl Sim<'_> {
                 let (first, len) = self.world.chunks[c as usize];
                 match w.sub {
                     0 => {
+                        // The worker's side of one message (receive, look the call up),
+                        // then unpickling the chunk.
                         w.sub = 1;
-                        return Action::Compute {
+                        self.threads[t as usize].then = Some(Action::Compute {
                             work: self
                                 .world
                                 .pickle_time(job.payload.saturating_mul(len as u64)),
                             gil: true,
                             state: State::Pickle,
+                        });
+                        return Action::Compute {
+                            work: py.pool_worker,
+                            gil: true,
+                            state: State::Dispatch,
                         };
                     }
                     1 => {

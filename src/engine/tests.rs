@@ -18,6 +18,7 @@ thread_start = "0ns"
 process_start = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
 helper_start = { resource_tracker = "0ns", forkserver = "0ns" }
 dispatch = { threads = "0ns", processes = "0ns", asyncio = "0ns" }
+pool_worker = "0ns"
 ipc_latency = "0ns"
 "#;
 
@@ -350,6 +351,27 @@ fn a_message_larger_than_the_pipe_waits_for_a_reader() {
     let ipc = |t: &RunTrace| t.totals[State::Ipc.index()].as_nanos() as f64 / 1e6;
     assert!((ipc(&t) - 240.0).abs() < 0.5, "{}", ipc(&t));
     assert!((ipc(&buffered) - 80.0).abs() < 0.5, "{}", ipc(&buffered));
+}
+
+#[test]
+fn pool_workers_pay_their_side_of_each_message() {
+    // Eight 10 ms tasks, one per message, on two workers and two cores; the parent's side
+    // free. Each worker's four messages cost it 1 ms each (as `dispatch`, holding its own
+    // GIL), so the run is 4 ms longer and the workers show 8 ms of `dispatch`.
+    let mut s = cpu_scenario(8, "10ms", true, "processes", 2);
+    s.machine.cores = 2;
+    s.experiments[0].chunksize = Some(1);
+    s.python.dispatch.processes = SimDuration::ZERO;
+    s.python.pool_worker = SimDuration::ZERO;
+    let free = run(&s, 0, 2);
+    s.python.pool_worker = SimDuration::from_millis(1);
+    let paid = run(&s, 0, 2);
+    check_invariants(&s, &paid);
+    let ms = |d: u64| d as f64 / 1e6;
+    let longer = ms(paid.makespan.0 - free.makespan.0);
+    assert!((longer - 4.0).abs() < 0.01, "{longer}");
+    let dispatch = ms(paid.totals[State::Dispatch.index()].as_nanos());
+    assert!((dispatch - 8.0).abs() < 0.01, "{dispatch}");
 }
 
 #[test]

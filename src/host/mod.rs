@@ -160,6 +160,13 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             "python",
             dur(p.ipc_latency),
         );
+        put(
+            &mut text,
+            notes,
+            "pool_worker",
+            "python",
+            dur(p.pool_worker),
+        );
         let (s, h, d, l) = (
             &p.process_start,
             &p.helper_start,
@@ -243,6 +250,7 @@ mod tests {
         let mut python = preset::default_python();
         python.pickle = 1_345_166_833.0;
         python.process_start.spawn = SimDuration(148_019_692);
+        python.pool_worker = SimDuration(27_345);
         let profile = Preset { machine, python };
         let notes = vec![(
             "machine.wakeup".to_string(),

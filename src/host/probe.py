@@ -8,7 +8,9 @@ Run by `gilsim calibrate`; `python3 probe.py [--quick]` runs it by hand.
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import pickle
+import resource
 import statistics
 import sys
 import threading
@@ -105,14 +107,11 @@ def pipe_costs():
     return latency, rate
 
 
-POOL_START = """
-import json, os, sys, time
-import multiprocessing as mp
-import multiprocessing.pool
-
-
+# Source text, because POOL_START (a program of its own) needs it too: run with `python3 -c`,
+# this module has no file for inspect.getsource.
+CPU_SECONDS = """
 def cpu_seconds(pid):
-    # CPU time of a process so far: /proc/PID/schedstat (ns), else /proc/PID/stat (ticks).
+    # CPU time of another process so far: /proc/PID/schedstat (ns), else /proc/PID/stat.
     try:
         with open(f"/proc/{pid}/schedstat") as f:
             return int(f.read().split()[0]) / 1e9
@@ -120,7 +119,16 @@ def cpu_seconds(pid):
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+"""
+exec(CPU_SECONDS)
 
+
+POOL_START = """
+import json, os, sys, time
+import multiprocessing as mp
+import multiprocessing.pool
+
+""" + CPU_SECONDS + """
 
 def pool_once(ctx):
     t = time.perf_counter()
@@ -151,7 +159,6 @@ def pool_start(method):
     """A fresh program's Pools with one start method: one Pool(1) (start, map(abs, [1]),
     close, join) once the helper processes run and the modules are imported (the cost of
     each worker), and the CPU time the helpers took to start (once per program)."""
-    import os
     import subprocess
     import tempfile
     with tempfile.TemporaryDirectory() as d:
@@ -163,13 +170,24 @@ def pool_start(method):
     return json.loads(out.stdout)
 
 
+def _process_cpu():
+    """CPU time of this process, every thread (user + system)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def dispatch_processes():
+    """Per task of Pool(1).map(abs, ..., chunksize=1): the parent's CPU time (its task and
+    result handler threads) and the worker's. CPU time, not wall time: on two cores the
+    workers and the parent compete for the CPUs, and on a VM each side also burns CPU
+    blocking and waking on the pipes (both sides together took ~1.5x the wall time)."""
     n = 300 if QUICK else 2000
     with mp.get_context("fork").Pool(1) as pool:
         pool.map(abs, range(10), chunksize=1)
-        t = now()
+        worker = pool._pool[0].pid
+        p0, w0 = _process_cpu(), cpu_seconds(worker)
         pool.map(abs, range(n), chunksize=1)
-        return (now() - t) / n
+        return (_process_cpu() - p0) / n, (cpu_seconds(worker) - w0) / n
 
 
 def asyncio_resume():
@@ -197,8 +215,10 @@ def main():
         "executor_lock_done": typical(executor_lock_done),
         "pickle": typical(pickle_rate),
         "dispatch_asyncio": typical(asyncio_resume),
-        "dispatch_processes": typical(dispatch_processes),
     }
+    split = [dispatch_processes() for _ in range(3)]
+    out["dispatch_processes"] = statistics.median(p for p, _ in split)
+    out["pool_worker"] = statistics.median(w for _, w in split)
     costs = [pipe_costs() for _ in range(3)]
     out["ipc_latency"] = statistics.median(c[0] for c in costs)
     out["ipc"] = statistics.median(c[1] for c in costs)

@@ -43,7 +43,9 @@ pub struct HelperStart {
 pub struct Dispatch {
     /// `ThreadPoolExecutor.submit`: future, work item, queue put.
     pub threads: SimDuration,
-    /// One `multiprocessing.Pool` message (a chunk of tasks) in the task handler thread.
+    /// One `multiprocessing.Pool` message (a chunk of tasks) in the parent: the task
+    /// handler's send and the result handler's receive, paid in the task handler thread
+    /// (the worker's side is [`Python::pool_worker`]).
     pub processes: SimDuration,
     /// One resume of a coroutine by the event loop.
     pub asyncio: SimDuration,
@@ -84,6 +86,11 @@ pub struct Python {
     pub ipc_latency: SimDuration,
     /// Per-task dispatch costs.
     pub dispatch: Dispatch,
+    /// One `multiprocessing.Pool` message in the worker, holding its GIL: receiving and
+    /// unpickling the call, looking the function up, sending the result back. Paid in
+    /// another process than `dispatch.processes`, so added to it, not part of it: on two
+    /// cores the workers and the parent compete for the same CPUs (docs/decisions.md).
+    pub pool_worker: SimDuration,
     /// ThreadPoolExecutor's idle-semaphore lock, held within `dispatch.threads`.
     pub executor_lock: ExecutorLock,
 }
@@ -143,6 +150,9 @@ pub(super) fn build(
                 (&d.asyncio, &mut p.dispatch.asyncio),
             ],
         )?;
+    }
+    if let Some(d) = &raw.pool_worker {
+        p.pool_worker = ctx.duration(d)?;
     }
     if let Some(l) = &raw.executor_lock {
         durations(
