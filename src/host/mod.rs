@@ -67,38 +67,23 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
     let mut text = String::new();
     {
         text.push_str("\n[machine]\n");
-        put(&mut text, notes, "cores", "machine", m.cores.to_string());
-        put(&mut text, notes, "smt", "machine", m.smt.to_string());
-        put(
-            &mut text,
-            notes,
-            "smt_speedup",
-            "machine",
-            format!("{}", m.smt_speedup),
-        );
-        put(
-            &mut text,
-            notes,
-            "frequency",
-            "machine",
-            format!(
-                "[{}]",
-                m.frequency
-                    .iter()
-                    .map(|f| format!("{f}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
-        put(&mut text, notes, "time_slice", "machine", dur(m.time_slice));
-        put(
-            &mut text,
-            notes,
-            "context_switch",
-            "machine",
-            dur(m.context_switch),
-        );
-        put(&mut text, notes, "wakeup", "machine", dur(m.wakeup));
+        let frequency = m
+            .frequency
+            .iter()
+            .map(|f| format!("{f}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for (k, v) in [
+            ("cores", m.cores.to_string()),
+            ("smt", m.smt.to_string()),
+            ("smt_speedup", format!("{}", m.smt_speedup)),
+            ("frequency", format!("[{frequency}]")),
+            ("time_slice", dur(m.time_slice)),
+            ("context_switch", dur(m.context_switch)),
+            ("wakeup", dur(m.wakeup)),
+        ] {
+            put(&mut text, notes, k, "machine", v);
+        }
         let l = &m.latency;
         durations_table(
             &mut text,
@@ -136,78 +121,55 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             put(&mut text, notes, k, "machine.cache", format!("\"{v}B\""));
         }
         text.push_str("\n[python]\n");
-        put(&mut text, notes, "gil", "python", p.gil.to_string());
-        put(
-            &mut text,
-            notes,
-            "switch_interval",
-            "python",
-            dur(p.switch_interval),
-        );
-        put(
-            &mut text,
-            notes,
-            "thread_start",
-            "python",
-            dur(p.thread_start),
-        );
-        put(&mut text, notes, "pickle", "python", rate(p.pickle));
-        put(&mut text, notes, "ipc", "python", rate(p.ipc));
-        put(
-            &mut text,
-            notes,
-            "ipc_latency",
-            "python",
-            dur(p.ipc_latency),
-        );
-        put(
-            &mut text,
-            notes,
-            "pool_worker",
-            "python",
-            dur(p.pool_worker),
-        );
+        for (k, v) in [
+            ("gil", p.gil.to_string()),
+            ("switch_interval", dur(p.switch_interval)),
+            ("thread_start", dur(p.thread_start)),
+            ("pickle", rate(p.pickle)),
+            ("ipc", rate(p.ipc)),
+            ("ipc_latency", dur(p.ipc_latency)),
+            ("pool_worker", dur(p.pool_worker)),
+        ] {
+            put(&mut text, notes, k, "python", v);
+        }
         let (s, h, d, l) = (
             &p.process_start,
             &p.helper_start,
             &p.dispatch,
             &p.executor_lock,
         );
-        durations_table(
-            &mut text,
-            notes,
-            "python.process_start",
-            &[
-                ("fork", s.fork),
-                ("forkserver", s.forkserver),
-                ("spawn", s.spawn),
-            ],
-        );
-        durations_table(
-            &mut text,
-            notes,
-            "python.helper_start",
-            &[
-                ("resource_tracker", h.resource_tracker),
-                ("forkserver", h.forkserver),
-            ],
-        );
-        durations_table(
-            &mut text,
-            notes,
-            "python.dispatch",
-            &[
-                ("threads", d.threads),
-                ("processes", d.processes),
-                ("asyncio", d.asyncio),
-            ],
-        );
-        durations_table(
-            &mut text,
-            notes,
-            "python.executor_lock",
-            &[("submit", l.submit), ("done", l.done)],
-        );
+        let tables: [(&str, &[(&str, SimDuration)]); 4] = [
+            (
+                "python.process_start",
+                &[
+                    ("fork", s.fork),
+                    ("forkserver", s.forkserver),
+                    ("spawn", s.spawn),
+                ],
+            ),
+            (
+                "python.helper_start",
+                &[
+                    ("resource_tracker", h.resource_tracker),
+                    ("forkserver", h.forkserver),
+                ],
+            ),
+            (
+                "python.dispatch",
+                &[
+                    ("threads", d.threads),
+                    ("processes", d.processes),
+                    ("asyncio", d.asyncio),
+                ],
+            ),
+            (
+                "python.executor_lock",
+                &[("submit", l.submit), ("done", l.done)],
+            ),
+        ];
+        for (section, keys) in tables {
+            durations_table(&mut text, notes, section, keys);
+        }
     }
     out.push_str(&text);
     out
