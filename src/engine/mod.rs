@@ -835,12 +835,14 @@ impl<'a> Sim<'a> {
     /// is free and both a writer and a reader are there (longest waiting first).
     fn start_transfer(&mut self, q: QueueId) {
         let mq = &mut self.queues[q as usize];
-        if mq.transfer.is_some() || mq.senders.is_empty() || mq.waiters.is_empty() {
+        if mq.transfer.is_some() {
             return;
         }
-        let (Some(s), Some(r)) = (mq.senders.pop_front(), mq.waiters.pop_front()) else {
+        let (Some(&s), Some(&r)) = (mq.senders.front(), mq.waiters.front()) else {
             return;
         };
+        mq.senders.pop_front();
+        mq.waiters.pop_front();
         let Op::Send { item, bytes, .. } = self.threads[s as usize].op else {
             unreachable!("a pipe writer is always in a send");
         };

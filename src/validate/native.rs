@@ -844,8 +844,8 @@ fn process_pool(
 /// payloads, run its tasks, write the results under the write lock; stop on a stop frame
 /// or end of input.
 pub fn worker_main(rate: f64, read_lock: &Path, write_lock: &Path) -> Result<(), String> {
-    no_timer_slack();
     use std::os::fd::AsFd;
+    no_timer_slack();
     let dup = |fd: std::os::fd::BorrowedFd<'_>| {
         fd.try_clone_to_owned()
             .map(File::from)
