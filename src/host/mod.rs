@@ -84,36 +84,9 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
         ] {
             put(&mut text, notes, k, "machine", v);
         }
-        let l = &m.latency;
-        durations_table(
-            &mut text,
-            notes,
-            "machine.latency",
-            &[
-                ("l1", l.l1),
-                ("l2", l.l2),
-                ("l3", l.l3),
-                ("ram", l.ram),
-                ("ssd", l.ssd),
-                ("hdd", l.hdd),
-                ("loopback", l.loopback),
-                ("lan", l.lan),
-                ("wan", l.wan),
-            ],
-        );
+        durations_table(&mut text, notes, "machine.latency", &m.latency.named());
         text.push_str("\n[machine.bandwidth]\n");
-        let b = &m.bandwidth;
-        for (k, v) in [
-            ("l1", b.l1),
-            ("l2", b.l2),
-            ("l3", b.l3),
-            ("ram", b.ram),
-            ("ssd", b.ssd),
-            ("hdd", b.hdd),
-            ("loopback", b.loopback),
-            ("lan", b.lan),
-            ("wan", b.wan),
-        ] {
+        for (k, v) in m.bandwidth.named() {
             put(&mut text, notes, k, "machine.bandwidth", rate(v));
         }
         text.push_str("\n[machine.cache]\n");

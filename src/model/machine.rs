@@ -36,6 +36,23 @@ pub struct Levels<T> {
     pub wan: T,
 }
 
+impl<T: Copy> Levels<T> {
+    /// Each level with its key in `[machine.latency]` / `[machine.bandwidth]`, in order.
+    pub fn named(&self) -> [(&'static str, T); 9] {
+        [
+            ("l1", self.l1),
+            ("l2", self.l2),
+            ("l3", self.l3),
+            ("ram", self.ram),
+            ("ssd", self.ssd),
+            ("hdd", self.hdd),
+            ("loopback", self.loopback),
+            ("lan", self.lan),
+            ("wan", self.wan),
+        ]
+    }
+}
+
 /// Where a `mem` step's working set lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemLevel {
