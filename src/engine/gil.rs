@@ -64,6 +64,9 @@ pub(super) struct Gil {
     pub timer_at: Option<SimTime>,
     /// The state changed this instant: re-arm the timer once the instant is settled.
     pub dirty: bool,
+    /// The next useful timeout as the timer event found it, while nothing has changed
+    /// since (re-arming then needs no second look at the waiters).
+    pub known_next: Option<SimTime>,
     /// Threads in the forced-switch wait.
     pub switch_waiters: Vec<ThreadId>,
     pub taken_at: SimTime,
@@ -85,6 +88,7 @@ impl Gil {
             last_take: SimTime::ZERO,
             timer_at: None,
             dirty: false,
+            known_next: None,
             switch_waiters: Vec::new(),
             taken_at: SimTime::ZERO,
             held_total: SimDuration::ZERO,
@@ -241,6 +245,7 @@ impl Sim<'_> {
     /// and taken again within one instant needs no look at its waiters.
     fn arm_gil_timer(&mut self, process: u32) {
         let g = &mut self.processes[process as usize].gil;
+        g.known_next = None;
         if !g.dirty {
             g.dirty = true;
             self.gils_dirty.push(process);
@@ -258,6 +263,7 @@ impl Sim<'_> {
     /// Schedules the GIL's timeout event if the next useful timeout is earlier than the
     /// one pending (a later one is found when the pending event fires and looks again).
     fn rearm_gil_timer(&mut self, process: u32) {
+        let known = self.processes[process as usize].gil.known_next.take();
         let g = &self.processes[process as usize].gil;
         if let Some(pending) = g.timer_at {
             // A pending event no later than the earliest useful timeout will look again
@@ -266,7 +272,7 @@ impl Sim<'_> {
                 return;
             }
         }
-        let Some((at, _)) = self.next_gil_timeout(process) else {
+        let Some(at) = known.or_else(|| self.next_gil_timeout(process).map(|(at, _)| at)) else {
             return;
         };
         let g = &mut self.processes[process as usize].gil;
@@ -284,12 +290,19 @@ impl Sim<'_> {
             return; // superseded by an earlier one
         }
         g.timer_at = None;
-        if let Some((at, t)) = self.next_gil_timeout(process) {
-            if at == now {
+        match self.next_gil_timeout(process) {
+            Some((at, t)) if at == now => {
                 self.gil_timeout(t);
+                self.arm_gil_timer(process);
             }
+            // Nothing to do yet: re-armed at the end of the instant with this answer,
+            // unless the GIL's state changes first.
+            Some((at, _)) => {
+                self.arm_gil_timer(process);
+                self.processes[process as usize].gil.known_next = Some(at);
+            }
+            None => {}
         }
-        self.arm_gil_timer(process);
     }
 
     /// Waiter `t`'s interval ran out (and it has woken up), and it has something to do.
