@@ -237,6 +237,7 @@ impl Sim<'_> {
             let th = &mut self.threads[t as usize];
             th.rate = rate;
             let ns = ceil_ns(th.remaining / rate);
+            th.done_at = self.now + crate::time::SimDuration(ns);
             let epoch = self.bump(t);
             self.schedule(
                 crate::time::SimDuration(ns),

@@ -243,7 +243,7 @@ impl Sim<'_> {
 
     /// Notes that the GIL's timer must be re-armed before time moves on: a GIL released
     /// and taken again within one instant needs no look at its waiters.
-    fn arm_gil_timer(&mut self, process: u32) {
+    pub(super) fn arm_gil_timer(&mut self, process: u32) {
         let g = &mut self.processes[process as usize].gil;
         g.known_next = None;
         if !g.dirty {
@@ -272,6 +272,9 @@ impl Sim<'_> {
                 return;
             }
         }
+        if self.holder_releases_first(g) {
+            return;
+        }
         let Some(at) = known.or_else(|| self.next_gil_timeout(process).map(|(at, _)| at)) else {
             return;
         };
@@ -280,6 +283,22 @@ impl Sim<'_> {
             g.timer_at = Some(at);
             self.events.push(at, Event::GilTimer { process });
         }
+    }
+
+    /// True when the holder is computing and its work ends strictly before any timeout
+    /// could act: it will release or re-arm by then, so no timer is needed yet. (A timer
+    /// would fire and find that the GIL changed hands; with a thousand waiters most
+    /// timers did just that.) Whatever changes the holder's pending event re-arms the
+    /// timer: [`Sim::bump`], and the `ComputeDone` itself.
+    fn holder_releases_first(&self, g: &Gil) -> bool {
+        if !g.locked || g.drop_request {
+            return false;
+        }
+        let Some(h) = g.holder else { return false };
+        let th = &self.threads[h as usize];
+        th.computing
+            && matches!(th.phase, Phase::Running(_))
+            && th.done_at < self.earliest_useful_timeout(g)
     }
 
     /// The GIL's timeout event: the waiter whose timeout it is acts on it.

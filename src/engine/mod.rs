@@ -318,6 +318,8 @@ struct Thread {
     remaining: f64,
     rate: f64,
     last_update: SimTime,
+    /// When the pending `ComputeDone` is due (while computing on a core).
+    done_at: SimTime,
 }
 
 struct Process {
@@ -510,7 +512,11 @@ impl<'a> Sim<'a> {
                     th.remaining = 0.0;
                     th.computing = false;
                     th.op = Op::None;
+                    let (holds, process) = (th.holds_gil, th.process);
                     self.to_resume.push(t);
+                    if holds {
+                        self.arm_gil_timer(process); // see rearm_gil_timer
+                    }
                 }
             }
             Event::SwitchDone { t, epoch } => {
@@ -544,11 +550,17 @@ impl<'a> Sim<'a> {
         self.threads[t as usize].epoch == epoch
     }
 
-    /// Invalidates the thread's pending event and returns the new epoch.
+    /// Invalidates the thread's pending event and returns the new epoch. A GIL holder's
+    /// pending event may be what its GIL's timer relies on: the timer is re-armed.
     fn bump(&mut self, t: ThreadId) -> u32 {
         let th = &mut self.threads[t as usize];
         th.epoch = th.epoch.wrapping_add(1);
-        th.epoch
+        let epoch = th.epoch;
+        if th.holds_gil {
+            let process = th.process;
+            self.arm_gil_timer(process);
+        }
+        epoch
     }
 
     fn schedule(&mut self, after: SimDuration, event: Event) {
@@ -574,6 +586,7 @@ impl<'a> Sim<'a> {
             remaining: 0.0,
             rate: 0.0,
             last_update: self.now,
+            done_at: self.now,
         });
         let name = if number == 0 {
             name.to_string()
