@@ -21,12 +21,24 @@ use super::{Event, HwId, Phase, Sim, ThreadId};
 
 impl Sim<'_> {
     /// Makes a thread runnable: onto an idle hardware thread, or into the run queue.
+    ///
+    /// The lane shows `runnable` only while the thread really waits: in the run queue, or
+    /// while a context switch onto its hardware thread is paid. Dispatched at once, it
+    /// keeps its previous state until it starts its next one at this same instant (a
+    /// zero-length `runnable` segment adds nothing to the totals or the trace).
     pub(super) fn make_runnable(&mut self, t: ThreadId) {
         self.threads[t as usize].phase = Phase::Runnable;
-        self.set_state(t, crate::trace::State::Runnable);
         match self.pick_idle_hw(t) {
-            Some(hw) => self.dispatch(t, hw),
+            Some(hw) => {
+                let slot = &self.hw[hw as usize];
+                let switches = slot.last.is_some_and(|last| last != t);
+                if switches && !self.scenario.machine.context_switch.is_zero() {
+                    self.set_state(t, crate::trace::State::Runnable);
+                }
+                self.dispatch(t, hw);
+            }
             None => {
+                self.set_state(t, crate::trace::State::Runnable);
                 self.runq.push_back(t);
                 self.arm_slices();
             }
