@@ -133,8 +133,10 @@ impl<E: Copy> EventQueue<E> {
                 break;
             }
             let end = (first + ARITY).min(n);
-            let mut best = first;
-            let mut best_key = heap[first];
+            let (mut best, mut best_key) = (first, heap[first]);
+            // Indexed: both iterator forms of this scan measured ~1 % more instructions on
+            // the 1024-thread workload (callgrind).
+            #[allow(clippy::needless_range_loop)]
             for c in first + 1..end {
                 if heap[c] < best_key {
                     best = c;
