@@ -622,26 +622,34 @@ impl<'a> Sim<'a> {
     /// follows it directly (e.g. `gil_wait`, a zero-length `runnable`, `gil_wait` again)
     /// extends it instead of adding a row.
     fn close_lane(&mut self, t: ThreadId) {
+        let now = self.now;
         let th = &mut self.threads[t as usize];
-        let spent = self.now - th.since;
-        self.out.totals[th.state.index()] += spent;
+        let (state, since) = (th.state, th.since);
+        th.since = now;
+        let spent = now - since;
+        self.out.totals[state.index()] += spent;
         if self.limits.trace && !spent.is_zero() {
-            let seg = Segment {
+            self.record_segment(Segment {
                 lane: t,
-                state: th.state,
-                start: th.since,
-                end: self.now,
-            };
-            match &mut th.pending {
-                Some(p) if p.state == seg.state && p.end == seg.start => p.end = seg.end,
-                pending => {
-                    if let Some(done) = pending.replace(seg) {
-                        self.out.segments.push(done);
-                    }
+                state,
+                start: since,
+                end: now,
+            });
+        }
+    }
+
+    /// Adds a closed segment to the trace, extending the lane's held-back one when it
+    /// continues it. (Out of line: without a trace, `close_lane` is on every state change.)
+    #[inline(never)]
+    fn record_segment(&mut self, seg: Segment) {
+        match &mut self.threads[seg.lane as usize].pending {
+            Some(p) if p.state == seg.state && p.end == seg.start => p.end = seg.end,
+            pending => {
+                if let Some(done) = pending.replace(seg) {
+                    self.out.segments.push(done);
                 }
             }
         }
-        th.since = self.now;
     }
 
     /// Emits the lane's held-back segment (when the lane ends).
