@@ -24,23 +24,42 @@ const WORDS: usize = BUCKETS / 64;
 
 const NONE: u32 = u32::MAX;
 
+/// A waiter's links in its bucket, and its wait.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    next: u32,
+    prev: u32,
+    /// Start of the wait.
+    since: u64,
+    /// `since mod period`.
+    phase: u64,
+}
+
+/// First and last waiter of a bucket.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: Ends = Ends {
+    head: NONE,
+    tail: NONE,
+};
+
 /// The GIL waiters of one process, by phase.
 #[derive(Debug, Clone)]
 pub struct PhaseIndex {
     period: u64,
     /// log2 of a bucket's width in ns.
     shift: u32,
-    /// First and last waiter of each bucket (allocated at the first insert).
-    head: Vec<u32>,
-    tail: Vec<u32>,
+    /// Each bucket's list (allocated at the first insert).
+    ends: Vec<Ends>,
     /// Non-empty buckets, and non-zero words of `bits`.
     bits: Vec<u64>,
     summary: u64,
-    /// Per thread id: links, start of the wait and its phase (allocated on demand).
-    next: Vec<u32>,
-    prev: Vec<u32>,
-    since: Vec<u64>,
-    phase: Vec<u64>,
+    /// Per thread id (allocated on demand).
+    nodes: Vec<Node>,
     len: usize,
 }
 
@@ -52,14 +71,10 @@ impl PhaseIndex {
         PhaseIndex {
             period,
             shift: width.trailing_zeros(),
-            head: Vec::new(),
-            tail: Vec::new(),
+            ends: Vec::new(),
             bits: Vec::new(),
             summary: 0,
-            next: Vec::new(),
-            prev: Vec::new(),
-            since: Vec::new(),
-            phase: Vec::new(),
+            nodes: Vec::new(),
             len: 0,
         }
     }
@@ -92,49 +107,56 @@ impl PhaseIndex {
 
     /// Adds thread `t`, waiting since `since`.
     pub fn insert(&mut self, t: u32, since: SimTime) {
-        if self.head.is_empty() {
-            self.head = vec![NONE; BUCKETS];
-            self.tail = vec![NONE; BUCKETS];
+        if self.ends.is_empty() {
+            self.ends = vec![EMPTY; BUCKETS];
             self.bits = vec![0; WORDS];
         }
         let i = t as usize;
-        if self.next.len() <= i {
-            self.next.resize(i + 1, NONE);
-            self.prev.resize(i + 1, NONE);
-            self.since.resize(i + 1, 0);
-            self.phase.resize(i + 1, 0);
+        if self.nodes.len() <= i {
+            let blank = Node {
+                next: NONE,
+                prev: NONE,
+                since: 0,
+                phase: 0,
+            };
+            self.nodes.resize(i + 1, blank);
         }
-        self.since[i] = since.0;
-        self.phase[i] = since.0 % self.period;
-        let b = self.bucket(self.phase[i]);
-        self.next[i] = NONE;
-        self.prev[i] = self.tail[b];
-        if self.tail[b] == NONE {
-            self.head[b] = t;
+        let phase = since.0 % self.period;
+        let b = self.bucket(phase);
+        let tail = self.ends[b].tail;
+        self.nodes[i] = Node {
+            next: NONE,
+            prev: tail,
+            since: since.0,
+            phase,
+        };
+        if tail == NONE {
+            self.ends[b].head = t;
             self.mark(b, true);
         } else {
-            self.next[self.tail[b] as usize] = t;
+            self.nodes[tail as usize].next = t;
         }
-        self.tail[b] = t;
+        self.ends[b].tail = t;
         self.len += 1;
     }
 
     /// Removes thread `t` (which must be in the index).
     pub fn remove(&mut self, t: u32) {
-        let i = t as usize;
-        let b = self.bucket(self.phase[i]);
-        let (p, n) = (self.prev[i], self.next[i]);
-        if p == NONE {
-            self.head[b] = n;
+        let Node {
+            next, prev, phase, ..
+        } = self.nodes[t as usize];
+        let b = self.bucket(phase);
+        if prev == NONE {
+            self.ends[b].head = next;
         } else {
-            self.next[p as usize] = n;
+            self.nodes[prev as usize].next = next;
         }
-        if n == NONE {
-            self.tail[b] = p;
+        if next == NONE {
+            self.ends[b].tail = prev;
         } else {
-            self.prev[n as usize] = p;
+            self.nodes[next as usize].prev = prev;
         }
-        if self.head[b] == NONE {
+        if self.ends[b].head == NONE {
             self.mark(b, false);
         }
         self.len -= 1;
@@ -162,23 +184,22 @@ impl PhaseIndex {
     /// The earliest timeout ≥ `from` among the waiters of bucket `b`.
     fn best_in(&self, b: usize, from: u64, x: u64) -> Option<(u64, u32)> {
         let mut best: Option<(u64, u32)> = None;
-        let mut t = self.head[b];
+        let mut t = self.ends[b].head;
         while t != NONE {
-            let i = t as usize;
-            let phase = self.phase[i];
+            let node = &self.nodes[t as usize];
             let mut at = from
-                + if phase >= x {
-                    phase - x
+                + if node.phase >= x {
+                    node.phase - x
                 } else {
-                    phase + self.period - x
+                    node.phase + self.period - x
                 };
-            if at == self.since[i] {
+            if at == node.since {
                 at += self.period; // the start of the wait is not a timeout
             }
             if best.is_none_or(|(a, _)| at < a) {
                 best = Some((at, t));
             }
-            t = self.next[i];
+            t = node.next;
         }
         best
     }
