@@ -50,7 +50,7 @@ impl Sim<'_> {
             return None;
         }
         let smt = self.scenario.machine.smt;
-        let core_idle = |hw: HwId| self.core_busy[(hw / smt) as usize] == 0;
+        let core_idle = |hw: HwId| self.core_busy[self.hw[hw as usize].core as usize] == 0;
         let idle = |hw: HwId| self.hw[hw as usize].running.is_none();
         let any_idle_core = self.busy_cores < self.scenario.machine.cores;
         if let Some(prev) = self.threads[t as usize].last_hw {
@@ -68,9 +68,8 @@ impl Sim<'_> {
 
     /// Puts a runnable thread on a hardware thread.
     fn dispatch(&mut self, t: ThreadId, hw: HwId) {
-        let smt = self.scenario.machine.smt;
-        let core = (hw / smt) as usize;
         let slot = &mut self.hw[hw as usize];
+        let core = slot.core as usize;
         debug_assert!(slot.running.is_none(), "two threads on one hardware thread");
         slot.running = Some(t);
         // A hardware thread's first thread pays nothing: the run starts with the main thread
@@ -125,9 +124,8 @@ impl Sim<'_> {
         }
         // Cancels a pending SwitchDone or ComputeDone.
         self.bump(t);
-        let smt = self.scenario.machine.smt;
-        let core = (hw / smt) as usize;
         let slot = &mut self.hw[hw as usize];
+        let core = slot.core as usize;
         slot.running = None;
         slot.slice_epoch = slot.slice_epoch.wrapping_add(1);
         slot.slice_armed = false;
@@ -149,7 +147,7 @@ impl Sim<'_> {
             return;
         }
         let smt = self.scenario.machine.smt;
-        if smt < 2 || self.core_busy[(hw / smt) as usize] != 0 {
+        if smt < 2 || self.core_busy[self.hw[hw as usize].core as usize] != 0 {
             return;
         }
         let Some(busy_core) = self.core_busy.iter().position(|&b| b >= 2) else {
@@ -228,7 +226,7 @@ impl Sim<'_> {
     /// Current speed of a thread on `hw`.
     fn rate_on(&self, hw: HwId) -> f64 {
         let m = &self.scenario.machine;
-        let core = (hw / m.smt) as usize;
+        let core = self.hw[hw as usize].core as usize;
         m.frequency_at(self.busy_cores) * m.smt_share(self.core_busy[core])
     }
 

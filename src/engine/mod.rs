@@ -346,6 +346,8 @@ struct MsgQueue {
 }
 
 struct HwThread {
+    /// The core this hardware thread belongs to (`hw / smt`).
+    core: u32,
     running: Option<ThreadId>,
     last: Option<ThreadId>,
     slice_start: SimTime,
@@ -403,7 +405,8 @@ impl<'a> Sim<'a> {
             threads: Vec::new(),
             processes: Vec::new(),
             hw: (0..hw_count)
-                .map(|_| HwThread {
+                .map(|hw| HwThread {
+                    core: hw / m.smt,
                     running: None,
                     last: None,
                     slice_start: SimTime::ZERO,
