@@ -230,16 +230,24 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
     // share what threads are left over; the rows come back in grid order whatever --jobs is.
     let jobs = args.jobs.count();
     let per_point = jobs.div_ceil(scenarios.len()).max(1);
-    let results = super::run::par_map(&scenarios, jobs, |scenario| {
+    let results = super::run::try_par_map(&scenarios, jobs, |scenario| {
         super::run::simulate_all(scenario, &limits, per_point, |exp, w| {
             bar.set_message(format!("{} ×{w}", exp.name));
             bar.inc(1);
         })
     });
-    let mut rows: Vec<(usize, Summary)> = Vec::new();
-    for (g, runs) in results.into_iter().enumerate() {
-        rows.extend(runs?.into_iter().map(|r| (g, r.summary)));
-    }
+    let results = match results {
+        Ok(results) => results,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e);
+        }
+    };
+    let rows: Vec<(usize, Summary)> = results
+        .into_iter()
+        .enumerate()
+        .flat_map(|(g, runs)| runs.into_iter().map(move |r| (g, r.summary)))
+        .collect();
     bar.finish_and_clear();
 
     // sweep.csv
