@@ -662,6 +662,7 @@ impl<'a> Sim<'a> {
         }
     }
 
+    #[inline]
     fn gil_event(&mut self, process: u32, t: ThreadId, kind: GilEventKind) {
         if self.limits.trace {
             self.out.gil_events.push(GilEvent {

@@ -123,6 +123,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Puts `key` at the root's hole and moves it down to where no child is earlier.
+    #[inline]
     fn sift_down(&mut self, key: Key) {
         let heap = &mut self.heap[..];
         let n = heap.len();
