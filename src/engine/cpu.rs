@@ -30,9 +30,7 @@ impl Sim<'_> {
         self.threads[t as usize].phase = Phase::Runnable;
         match self.pick_idle_hw(t) {
             Some(hw) => {
-                let slot = &self.hw[hw as usize];
-                let switches = slot.last.is_some_and(|last| last != t);
-                if switches && !self.scenario.machine.context_switch.is_zero() {
+                if self.switches(t, hw) && !self.scenario.machine.context_switch.is_zero() {
                     self.set_state(t, crate::trace::State::Runnable);
                 }
                 self.dispatch(t, hw);
@@ -66,15 +64,20 @@ impl Sim<'_> {
         (0..self.hw.len() as HwId).find(|&hw| idle(hw))
     }
 
+    /// Whether putting `t` on `hw` is a context switch. A hardware thread's first thread
+    /// pays nothing: the run starts with the main thread already on its CPU, and a new
+    /// thread's first switch-in is part of `thread_start`.
+    fn switches(&self, t: ThreadId, hw: HwId) -> bool {
+        self.hw[hw as usize].last.is_some_and(|last| last != t)
+    }
+
     /// Puts a runnable thread on a hardware thread.
     fn dispatch(&mut self, t: ThreadId, hw: HwId) {
+        let switched = self.switches(t, hw);
         let slot = &mut self.hw[hw as usize];
         let core = slot.core as usize;
         debug_assert!(slot.running.is_none(), "two threads on one hardware thread");
         slot.running = Some(t);
-        // A hardware thread's first thread pays nothing: the run starts with the main thread
-        // already on its CPU, and a new thread's first switch-in is part of `thread_start`.
-        let switched = slot.last.is_some_and(|last| last != t);
         slot.last = Some(t);
         slot.slice_start = self.now;
         slot.slice_epoch = slot.slice_epoch.wrapping_add(1);

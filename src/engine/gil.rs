@@ -35,7 +35,9 @@
 //! (a take, a release, a new waiter, a request) re-arms it. This is the same protocol
 //! without the re-arming timeouts that change nothing (3·10⁸ events for 1024 threads).
 //! Ties at one nanosecond: a timeout at the same instant as a take or a release acts
-//! after it.
+//! after it. No timer is armed at all while the holder computes and its work ends
+//! strictly before the first timeout that could act: its release re-arms it (and so does
+//! anything that changes its pending work).
 
 use std::collections::VecDeque;
 

@@ -518,7 +518,9 @@ impl<'a> Sim<'a> {
                     let (holds, process) = (th.holds_gil, th.process);
                     self.to_resume.push(t);
                     if holds {
-                        self.arm_gil_timer(process); // see rearm_gil_timer
+                        // The GIL's timer may have been left unarmed for this event
+                        // (gil::holder_releases_first).
+                        self.arm_gil_timer(process);
                     }
                 }
             }
