@@ -236,19 +236,12 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             bar.inc(1);
         })
     });
-    let results = match results {
-        Ok(results) => results,
-        Err(e) => {
-            bar.finish_and_clear();
-            return Err(e);
-        }
-    };
-    let rows: Vec<(usize, Summary)> = results
+    bar.finish_and_clear();
+    let rows: Vec<(usize, Summary)> = results?
         .into_iter()
         .enumerate()
         .flat_map(|(g, runs)| runs.into_iter().map(move |r| (g, r.summary)))
         .collect();
-    bar.finish_and_clear();
 
     // sweep.csv
     let value_of = |g: usize, a: usize| axes[a].values[grid[g][a]].0.clone();
