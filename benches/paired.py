@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-N, BURSTS = 1024, 500
+from performance import peer_toml  # the same workload as performance.py's
 
 
 def main():
@@ -30,12 +29,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=30)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        peer = (ROOT / "benches" / "peer-workload.toml").read_text()
-        peer = (peer.replace("repeat = 200", f"repeat = {BURSTS}")
-                    .replace("burst = 64", f"burst = {N}")
-                    .replace("workers = 64", f"workers = {N}"))
         scenario = Path(tmp) / "peer.toml"
-        scenario.write_text(peer)
+        scenario.write_text(peer_toml())
         run_args = ["run", str(scenario), "--no-trace", "--no-charts", "-q", "--out", tmp]
 
         def wall(binary):

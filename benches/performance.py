@@ -57,12 +57,16 @@ def setup():
     return ROOT / "target" / "release" / "gilsim", probe_target / "release" / "rust_limit", python
 
 
-def scenarios(tmp):
+def peer_toml():
+    """benches/peer-workload.toml at the benchmark's size (N threads x BURSTS bursts)."""
     peer = (ROOT / "benches" / "peer-workload.toml").read_text()
-    peer = (peer.replace("repeat = 200", f"repeat = {BURSTS}")
+    return (peer.replace("repeat = 200", f"repeat = {BURSTS}")
                 .replace("burst = 64", f"burst = {N}")
                 .replace("workers = 64", f"workers = {N}"))
-    (tmp / "peer.toml").write_text(peer)
+
+
+def scenarios(tmp):
+    (tmp / "peer.toml").write_text(peer_toml())
     (tmp / "million.toml").write_text("""
 name = "a million tasks"
 seed = 1
