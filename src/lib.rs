@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod affinity;
 pub mod bundled;
 pub mod child;
 pub mod cli;

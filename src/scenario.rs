@@ -65,6 +65,7 @@ pub struct RawMachine {
     pub time_slice: Option<Spanned<String>>,
     pub context_switch: Option<Spanned<String>>,
     pub wakeup: Option<Spanned<String>>,
+    pub wakeup_cpu: Option<Spanned<String>>,
     pub latency: Option<RawLevels>,
     pub bandwidth: Option<RawLevels>,
     pub cache: Option<RawCache>,

@@ -7,7 +7,9 @@
 //!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
 //!   FIFO run queue.
 //! - Context switch: charged when a hardware thread starts a thread other than the one it
-//!   ran last (not on its very first thread); the thread is `runnable` meanwhile.
+//!   ran last (not on its very first thread); the thread is `runnable` meanwhile. A thread
+//!   woken by another thread or by the kernel first spends `wakeup_cpu` on the core too
+//!   (the part of `wakeup` that is CPU time; the rest passed before it became runnable).
 //! - Round robin: while the run queue is non-empty, a running thread is preempted when its
 //!   `time_slice` ends and goes to the back of the queue (it keeps the GIL if it holds it).
 //!   Slice timers are armed only while someone is waiting for a core.
@@ -18,6 +20,7 @@
 //!   whenever the occupancy changes.
 
 use super::{Event, HwId, Phase, Sim, ThreadId};
+use crate::time::SimDuration;
 
 impl Sim<'_> {
     /// Makes a thread runnable: onto an idle hardware thread, or into the run queue.
@@ -30,7 +33,9 @@ impl Sim<'_> {
         self.threads[t as usize].phase = Phase::Runnable;
         match self.pick_idle_hw(t) {
             Some(hw) => {
-                if self.switches(t, hw) && !self.scenario.machine.context_switch.is_zero() {
+                if self.threads[t as usize].wake_owed
+                    || (self.switches(t, hw) && !self.scenario.machine.context_switch.is_zero())
+                {
                     self.set_state(t, crate::trace::State::Runnable);
                 }
                 self.dispatch(t, hw);
@@ -88,13 +93,18 @@ impl Sim<'_> {
         }
         self.core_busy[core] += 1;
         self.rates_dirty = true;
-        self.threads[t as usize].last_hw = Some(hw);
-
-        let cost = self.scenario.machine.context_switch;
+        let th = &mut self.threads[t as usize];
+        th.last_hw = Some(hw);
+        // The kernel's share of a wake-up, then the switch itself (both shown as runnable).
+        let mut cost = SimDuration::ZERO;
+        if std::mem::take(&mut th.wake_owed) {
+            cost = self.scenario.machine.wakeup_cpu;
+        }
         if switched {
             self.out.context_switches += 1;
+            cost += self.scenario.machine.context_switch;
         }
-        if switched && !cost.is_zero() {
+        if !cost.is_zero() {
             self.threads[t as usize].phase = Phase::Switching(hw);
             let epoch = self.bump(t);
             self.schedule(cost, Event::SwitchDone { t, epoch });

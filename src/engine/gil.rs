@@ -189,7 +189,16 @@ impl Sim<'_> {
     /// A thread blocked on a condition variable (or a lock) was signalled: runnable after
     /// `wakeup`, blocked as `waking` until then.
     pub(super) fn wake_after_signal(&mut self, w: ThreadId, waking: Block) {
-        self.wake_after(w, self.scenario.machine.wakeup, waking);
+        let delay = self.owe_wakeup(w);
+        self.wake_after(w, delay, waking);
+    }
+
+    /// A wake-up of `t` begins: returns the part spent off the cores (latency); the rest,
+    /// `wakeup_cpu`, `t` spends on a core when it is next dispatched.
+    pub(super) fn owe_wakeup(&mut self, t: ThreadId) -> SimDuration {
+        let m = &self.scenario.machine;
+        self.threads[t as usize].wake_owed = !m.wakeup_cpu.is_zero();
+        SimDuration(m.wakeup.0.saturating_sub(m.wakeup_cpu.0))
     }
 
     /// A blocked thread becomes runnable after `delay`, blocked as `waking` until then.

@@ -306,6 +306,9 @@ struct Thread {
     op: Op,
     phase: Phase,
     holds_gil: bool,
+    /// Woken by another thread or the kernel: its next dispatch first spends
+    /// `machine.wakeup_cpu` on the core.
+    wake_owed: bool,
     epoch: u32,
     last_hw: Option<HwId>,
     inbox: Option<Item>,
@@ -581,6 +584,7 @@ impl<'a> Sim<'a> {
             op: Op::None,
             phase: Phase::Runnable,
             holds_gil: false,
+            wake_owed: false,
             epoch: 0,
             last_hw: None,
             inbox: None,
@@ -706,7 +710,7 @@ impl<'a> Sim<'a> {
                     // same wake-up as a signalled condition variable (pipe transfers are
                     // measured end to end and already include theirs).
                     let time = if state == State::Io {
-                        time + self.scenario.machine.wakeup
+                        time + self.owe_wakeup(t)
                     } else {
                         time
                     };

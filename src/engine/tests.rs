@@ -614,3 +614,44 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_cpu_part_of_a_wake_up_is_spent_on_a_core() {
+    // One core: a 50 ms GIL-free spinner and a thread doing 10 I/O waits of 1 ms. Each
+    // wake-up's CPU part takes the core from the spinner; its latency part does not.
+    let body = format!(
+        "{QUIET_MACHINE}\n[tasks.spin]\nsteps = [{{ cpu = \"50ms\", gil = false }}]\n\
+         [tasks.wait]\nsteps = [{{ repeat = 10, steps = [{{ io = \"1ms\" }}] }}]\n\
+         [job]\ntasks = {{ spin = 1, wait = 1 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 2\n"
+    );
+    let mut s = scenario(&body);
+    s.machine.cores = 1;
+    s.machine.wakeup = SimDuration::from_micros(100);
+    let plain = run(&s, 0, 2);
+    s.machine.wakeup_cpu = SimDuration::from_micros(60);
+    let paid = run(&s, 0, 2);
+    // Without a CPU part the core only ever runs the spinner's 50 ms.
+    assert!(
+        plain.makespan.0 < 50_000_000 + 10 * 60_000,
+        "{:?}",
+        plain.makespan
+    );
+    assert!(
+        paid.makespan.0 >= 50_000_000 + 10 * 60_000,
+        "{:?}",
+        paid.makespan
+    );
+    // The waiting thread's lane: I/O segments hold the latency part only, and each
+    // wake-up shows 60 µs as runnable.
+    let lane = paid.tasks[1].lane;
+    let total = |state: State| -> u64 {
+        paid.segments
+            .iter()
+            .filter(|g| g.lane == lane && g.state == state)
+            .map(|g| (g.end - g.start).0)
+            .sum()
+    };
+    assert_eq!(total(State::Io), 10 * (1_000_000 + 40_000));
+    assert!(total(State::Runnable) >= 10 * 60_000);
+}

@@ -120,12 +120,45 @@ pub fn frequency(threads: u32, rounds: u32, run: Duration) -> Note<Vec<f64>> {
     )
 }
 
-/// Half a condition-variable ping-pong between two threads: the time from a notify to
-/// the woken thread running.
-pub fn wakeup(rounds: u32) -> Note<Duration> {
+/// A wake-up, from a condition-variable ping-pong between two threads.
+pub struct Wakeup {
+    /// Half a round trip: from a notify to the woken thread running.
+    pub wall: Note<Duration>,
+    /// The CPU time both threads spent per half round trip (`None` without
+    /// `/proc/thread-self/schedstat`): on this VM most of a cross-CPU wake-up is CPU time of
+    /// the woken thread, not idle latency.
+    pub cpu: Option<Note<Duration>>,
+}
+
+/// CPU time the calling thread has run so far (`/proc/thread-self/schedstat`, ns).
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Half a condition-variable ping-pong between two threads on two different CPUs (where
+/// there are two): the time from a notify to the woken thread running, and how much of it
+/// was CPU time. Unpinned, Linux often moves the woken thread onto the waker's CPU, and the
+/// measurement flips between that cheap case and the cross-CPU one from run to run (9 µs
+/// or 79 µs here); a GIL hand-off between threads busy on two CPUs is the cross-CPU one.
+pub fn wakeup(rounds: u32) -> Wakeup {
+    let allowed = crate::affinity::allowed();
+    let cpus = allowed
+        .as_ref()
+        .map(crate::affinity::cpus)
+        .unwrap_or_default();
+    let pinned = (cpus.len() >= 2).then(|| (cpus[0], cpus[1]));
+    if let Some((mine, _)) = pinned {
+        crate::affinity::set(&crate::affinity::only(mine));
+    }
     let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
     let other = Arc::clone(&pair);
     let h = std::thread::spawn(move || {
+        if let Some((_, theirs)) = pinned {
+            crate::affinity::set(&crate::affinity::only(theirs));
+        }
+        let cpu0 = thread_cpu();
         let (m, cv) = &*other;
         let mut turn = m.lock().expect("not poisoned");
         for i in 0..rounds {
@@ -135,8 +168,11 @@ pub fn wakeup(rounds: u32) -> Note<Duration> {
             *turn += 1;
             cv.notify_one();
         }
+        drop(turn);
+        Some(thread_cpu()? - cpu0?)
     });
     let (m, cv) = &*pair;
+    let cpu0 = thread_cpu();
     let start = Instant::now();
     let mut turn = m.lock().expect("not poisoned");
     for i in 0..rounds {
@@ -148,11 +184,32 @@ pub fn wakeup(rounds: u32) -> Note<Duration> {
     }
     drop(turn);
     let elapsed = start.elapsed();
-    let _ = h.join();
-    note(
-        elapsed / (2 * rounds),
-        format!("half of a condvar ping-pong between two threads, {rounds} round trips"),
-    )
+    let mine = thread_cpu().zip(cpu0).map(|(b, a)| b - a);
+    let theirs = h.join().ok().flatten();
+    if let Some(set) = &allowed {
+        crate::affinity::set(set);
+    }
+    let wall = elapsed / (2 * rounds);
+    let place = match pinned {
+        Some((a, b)) => format!("on CPUs {a} and {b}"),
+        None => "(one CPU)".to_string(),
+    };
+    let cpu = mine.zip(theirs).map(|(a, b)| {
+        note(
+            ((a + b) / (2 * rounds)).min(wall),
+            "CPU time of both threads (/proc/thread-self/schedstat) per half round trip of the \
+             same ping-pong",
+        )
+    });
+    Wakeup {
+        wall: note(
+            wall,
+            format!(
+                "half of a condvar ping-pong between two threads {place}, {rounds} round trips"
+            ),
+        ),
+        cpu,
+    }
 }
 
 /// How much `thread::sleep(1 ms)` oversleeps (median).

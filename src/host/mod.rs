@@ -81,6 +81,7 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             ("time_slice", dur(m.time_slice)),
             ("context_switch", dur(m.context_switch)),
             ("wakeup", dur(m.wakeup)),
+            ("wakeup_cpu", dur(m.wakeup_cpu)),
         ] {
             put(&mut text, notes, k, "machine", v);
         }
@@ -180,6 +181,7 @@ mod tests {
         machine.preset = "host".into();
         machine.frequency = vec![1.0, 0.823];
         machine.wakeup = SimDuration(23_456);
+        machine.wakeup_cpu = SimDuration(17_001);
         machine.latency.l1 = SimDuration(2);
         machine.bandwidth.ram = 9_876_543_210.0;
         let mut python = preset::default_python();

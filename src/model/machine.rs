@@ -105,6 +105,9 @@ pub struct Machine {
     pub context_switch: SimDuration,
     /// From "made runnable by another thread" to "able to run".
     pub wakeup: SimDuration,
+    /// The part of `wakeup` the woken thread spends on a core (kernel work, not its own
+    /// code), at most `wakeup`: on a VM most of a cross-CPU wake-up is CPU time.
+    pub wakeup_cpu: SimDuration,
     /// Latency of each level (network levels: one round trip).
     pub latency: Levels<SimDuration>,
     /// Bandwidth of each level, bytes per second.
@@ -197,6 +200,7 @@ pub(super) fn build(
                 time_slice: None,
                 context_switch: None,
                 wakeup: None,
+                wakeup_cpu: None,
                 latency: None,
                 bandwidth: None,
                 cache: None,
@@ -274,6 +278,23 @@ pub(super) fn build(
     }
     if let Some(d) = &raw.wakeup {
         m.wakeup = ctx.duration(d)?;
+    }
+    match &raw.wakeup_cpu {
+        Some(d) => {
+            m.wakeup_cpu = ctx.duration(d)?;
+            if m.wakeup_cpu > m.wakeup {
+                return Err(ctx.error(
+                    d.span().start,
+                    format!(
+                        "wakeup_cpu is the part of wakeup spent on a core: at most wakeup ({}), \
+                         found {}",
+                        m.wakeup, m.wakeup_cpu
+                    ),
+                ));
+            }
+        }
+        // A preset's (or host profile's) CPU part shrinks with a smaller `wakeup`.
+        None => m.wakeup_cpu = m.wakeup_cpu.min(m.wakeup),
     }
     if let Some(l) = &raw.latency {
         override_levels(&mut m.latency, l, |s| ctx.duration(s))?;

@@ -103,6 +103,9 @@ pub fn default_bandwidth() -> Levels<f64> {
 /// - context switch 3 µs and wake-up 20 µs: direct costs measured with lmbench `lat_ctx` /
 ///   futex ping-pong on current x86 Linux are 1–5 µs and 10–50 µs (virtual machines at the
 ///   high end); `gilsim calibrate` replaces both with this host's values;
+/// - none of the wake-up on a core (`wakeup_cpu` 0): on bare metal the woken thread's own
+///   share is about a context switch, charged as one; on a VM most of it is CPU time
+///   (measured by `gilsim calibrate`, docs/decisions.md);
 /// - caches 48 KiB / 2 MiB / 32 MiB: DESIGN §2's example (a current desktop core).
 fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
     Machine {
@@ -114,6 +117,7 @@ fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
         time_slice: SimDuration::from_millis(4),
         context_switch: SimDuration::from_micros(3),
         wakeup: SimDuration::from_micros(20),
+        wakeup_cpu: SimDuration::ZERO,
         latency: default_latency(),
         bandwidth: default_bandwidth(),
         cache: [48 * 1024, 2 * 1024 * 1024, 32 * 1024 * 1024],

@@ -40,6 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::affinity;
 use serde::Deserialize;
 
 /// The file the parent writes for its runs: the switch interval and every experiment.
@@ -252,41 +253,17 @@ pub fn calibrate_spin() -> f64 {
         rates.sort_by(f64::total_cmp);
         rates[rates.len() / 2]
     };
-    let Some(allowed) = affinity() else {
+    let Some(allowed) = affinity::allowed() else {
         return median_rate();
     };
-    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: CPU_ISSET reads a bit of an initialised cpu_set_t.
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) })
-        .collect();
+    let cpus = affinity::cpus(&allowed);
     let mut inverse = 0.0;
     for &c in &cpus {
-        // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET sets one bit of it.
-        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        unsafe { libc::CPU_SET(c, &mut one) };
-        set_affinity(&one);
+        affinity::set(&affinity::only(c));
         inverse += 1.0 / median_rate();
     }
-    set_affinity(&allowed);
+    affinity::set(&allowed);
     cpus.len().max(1) as f64 / inverse.max(f64::MIN_POSITIVE)
-}
-
-/// The CPUs the calling thread may run on (None where that cannot be read).
-fn affinity() -> Option<libc::cpu_set_t> {
-    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes into `set`.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0)
-            .then_some(set)
-    }
-}
-
-/// Restricts the calling thread to `set` (best effort: a failure leaves it where it was).
-fn set_affinity(set: &libc::cpu_set_t) {
-    // SAFETY: sched_setaffinity reads size_of::<cpu_set_t>() bytes from a valid set.
-    unsafe {
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
-    }
 }
 
 /// I/O steps are sleeps, but real I/O ends by an interrupt: without this Linux adds its
