@@ -61,6 +61,7 @@ pub struct RawMachine {
     pub cores: Option<Spanned<i64>>,
     pub smt: Option<Spanned<i64>>,
     pub smt_speedup: Option<Spanned<f64>>,
+    pub speed_spread: Option<Spanned<f64>>,
     pub frequency: Option<Spanned<Vec<Spanned<f64>>>>,
     pub time_slice: Option<Spanned<String>>,
     pub context_switch: Option<Spanned<String>>,

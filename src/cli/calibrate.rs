@@ -99,10 +99,12 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     } else {
         (7, Duration::from_millis(300))
     };
-    let freq = measure::frequency(machine.hw_threads(), rounds, run);
+    let speeds = measure::speeds(machine.hw_threads(), rounds, run);
     // The model's frequency is per busy core; without SMT, busy threads are busy cores.
-    machine.frequency = freq.value.clone();
-    note("machine.frequency", &freq.how);
+    machine.frequency = speeds.frequency.value.clone();
+    note("machine.frequency", &speeds.frequency.how);
+    machine.speed_spread = speeds.spread.value.min(0.9);
+    note("machine.speed_spread", &speeds.spread.how);
 
     step("wake-up latency")?;
     let wake = measure::wakeup(if args.quick { 2000 } else { 10_000 });

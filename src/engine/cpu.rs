@@ -17,7 +17,11 @@
 //!   over from a core whose SMT siblings are both busy (Linux's `newidle_balance`), paying a
 //!   context switch — two processes never share a core while another core idles.
 //! - Speed: `frequency[busy cores] × smt_speedup / busy siblings`; running work is re-timed
-//!   whenever the occupancy changes.
+//!   whenever the occupancy changes. With `speed_spread` and two or more busy cores, their
+//!   speeds are spread evenly around that, fastest on the lowest-numbered busy core: on a VM
+//!   two busy vCPUs rarely run alike, and two equal halves of a job end with the slower.
+//!   With speeds `1 ± d/2`, the later half ends `d/2` late — `E|r1 − r2| / 2` for two
+//!   independently drifting speeds, which is what `calibrate` measures `d` as.
 
 use super::{Event, HwId, Phase, Sim, ThreadId};
 use crate::time::SimDuration;
@@ -240,7 +244,15 @@ impl Sim<'_> {
     fn rate_on(&self, hw: HwId) -> f64 {
         let m = &self.scenario.machine;
         let core = self.hw[hw as usize].core as usize;
-        m.frequency_at(self.busy_cores) * m.smt_share(self.core_busy[core])
+        let rate = m.frequency_at(self.busy_cores) * m.smt_share(self.core_busy[core]);
+        if m.speed_spread == 0.0 || self.busy_cores < 2 {
+            return rate;
+        }
+        // The busy cores' speeds, evenly from +spread/2 (the lowest-numbered busy core) to
+        // −spread/2 (the highest): their mean stays `frequency[busy]`.
+        let rank = self.core_busy[..core].iter().filter(|&&b| b > 0).count() as f64;
+        let last = (self.busy_cores - 1) as f64;
+        rate * (1.0 + m.speed_spread * (0.5 - rank / last))
     }
 
     /// Re-times every computing thread whose speed changed (or that just started).

@@ -655,3 +655,33 @@ fn the_cpu_part_of_a_wake_up_is_spent_on_a_core() {
     assert_eq!(total(State::Io), 10 * (1_000_000 + 40_000));
     assert!(total(State::Runnable) >= 10 * 60_000);
 }
+
+#[test]
+fn busy_cores_run_at_spread_speeds_and_the_slower_half_ends_the_split() {
+    // Two 100 ms GIL-free threads on two cores, speeds 1 ± 5 %: the first ends at
+    // 100 / 1.05 ms; the other has done 0.95 of that, and finishes its rest alone at full
+    // speed (one busy core has nothing to spread).
+    let mut s = cpu_scenario(2, "100ms", false, "threads", 2);
+    s.machine.cores = 2;
+    assert_eq!(run(&s, 0, 2).makespan, SimTime(100_000_000));
+    s.machine.speed_spread = 0.1;
+    let t = run(&s, 0, 2);
+    let first = 100e6 / 1.05;
+    let want = first + (100e6 - first * 0.95);
+    assert!(
+        (t.makespan.0 as f64 - want).abs() <= 2.0,
+        "{} vs {want}",
+        t.makespan.0
+    );
+    let mut ends = [t.tasks[0].end.0, t.tasks[1].end.0];
+    ends.sort();
+    assert!((ends[0] as f64 - first).abs() <= 2.0, "{ends:?}");
+    // Four busy cores, spread 0.3: speeds 1.15, 1.05, 0.95, 0.85 (mean 1), the fastest
+    // ends first.
+    let mut s4 = cpu_scenario(4, "100ms", false, "threads", 4);
+    s4.machine.speed_spread = 0.3;
+    let t = run(&s4, 0, 4);
+    let mut ends: Vec<u64> = t.tasks.iter().map(|k| k.end.0).collect();
+    ends.sort();
+    assert!((ends[0] as f64 - 100e6 / 1.15).abs() <= 2.0, "{ends:?}");
+}

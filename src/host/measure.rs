@@ -63,8 +63,8 @@ pub fn topology() -> (Note<u32>, Note<u32>) {
     )
 }
 
-/// Spin-loop iterations per second in each of `k` threads running at once for `run`.
-fn spin_rate(k: u32, run: Duration) -> f64 {
+/// Spin-loop iterations per second of each of `k` threads running at once for `run`.
+fn spin_rates(k: u32, run: Duration) -> Vec<f64> {
     let stop = Arc::new(AtomicBool::new(false));
     let counts: Vec<Arc<AtomicU64>> = (0..k).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let handles: Vec<_> = counts
@@ -89,35 +89,78 @@ fn spin_rate(k: u32, run: Duration) -> f64 {
     for h in handles {
         let _ = h.join();
     }
-    let total: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-    total as f64 / k as f64 / run.as_secs_f64()
+    counts
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed) as f64 / run.as_secs_f64())
+        .collect()
 }
 
-/// Per-thread speed with 1..=threads busy, relative to one busy thread.
-pub fn frequency(threads: u32, rounds: u32, run: Duration) -> Note<Vec<f64>> {
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// How the speed of busy hardware threads behaves.
+pub struct Speeds {
+    /// Per-thread speed with 1..=threads busy, relative to one busy thread.
+    pub frequency: Note<Vec<f64>>,
+    /// With every hardware thread busy, fastest − slowest relative to their mean.
+    pub spread: Note<f64>,
+}
+
+/// Per-thread speed with 1..=threads busy, relative to one busy thread (the median of
+/// `rounds` ratios), and how far apart the threads run when all are busy.
+pub fn speeds(threads: u32, rounds: u32, run: Duration) -> Speeds {
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); threads as usize];
+    let mut spreads = Vec::new();
     for _ in 0..rounds {
-        let one = spin_rate(1, run);
+        let one = mean(&spin_rates(1, run));
         for k in 1..=threads {
-            let r = if k == 1 { 1.0 } else { spin_rate(k, run) / one };
-            ratios[k as usize - 1].push(r);
+            if k == 1 {
+                ratios[0].push(1.0);
+                continue;
+            }
+            let rates = spin_rates(k, run);
+            let m = mean(&rates);
+            ratios[k as usize - 1].push(m / one);
+            if k == threads && m > 0.0 {
+                let (lo, hi) = rates
+                    .iter()
+                    .fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+                spreads.push((hi - lo) / m);
+            }
         }
     }
-    let freq = ratios
+    let frequency = ratios
         .into_iter()
-        .map(|mut r| {
-            r.sort_by(f64::total_cmp);
-            (r[r.len() / 2] * 1000.0).round() / 1000.0
-        })
+        .map(|r| (median(r) * 1000.0).round() / 1000.0)
         .collect();
-    note(
-        freq,
-        format!(
-            "spin-loop speed per thread with 1..{threads} threads busy, relative to one; \
-             median of {rounds} rounds of {} ms (a VM's shared cores show here)",
-            run.as_millis()
+    let spread = (median(spreads) * 1000.0).round() / 1000.0;
+    Speeds {
+        frequency: note(
+            frequency,
+            format!(
+                "spin-loop speed per thread with 1..{threads} threads busy, relative to one; \
+                 median of {rounds} rounds of {} ms (a VM's shared cores show here)",
+                run.as_millis()
+            ),
         ),
-    )
+        spread: note(
+            spread,
+            if threads < 2 {
+                "one hardware thread: nothing to spread".to_string()
+            } else {
+                format!(
+                    "fastest − slowest of {threads} spinning threads, relative to their mean; \
+                     median of the same {rounds} rounds"
+                )
+            },
+        ),
+    }
 }
 
 /// A wake-up, from a condition-variable ping-pong between two threads.

@@ -78,6 +78,7 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             ("smt", m.smt.to_string()),
             ("smt_speedup", format!("{}", m.smt_speedup)),
             ("frequency", format!("[{frequency}]")),
+            ("speed_spread", format!("{}", m.speed_spread)),
             ("time_slice", dur(m.time_slice)),
             ("context_switch", dur(m.context_switch)),
             ("wakeup", dur(m.wakeup)),
@@ -182,6 +183,7 @@ mod tests {
         machine.frequency = vec![1.0, 0.823];
         machine.wakeup = SimDuration(23_456);
         machine.wakeup_cpu = SimDuration(17_001);
+        machine.speed_spread = 0.073;
         machine.latency.l1 = SimDuration(2);
         machine.bandwidth.ram = 9_876_543_210.0;
         let mut python = preset::default_python();

@@ -99,6 +99,10 @@ pub struct Machine {
     pub smt_speedup: f64,
     /// Per-core speed with 1, 2, 3… busy cores; the last value repeats.
     pub frequency: Vec<f64>,
+    /// With two or more cores busy, how far apart their speeds are (fastest − slowest,
+    /// relative to `frequency[busy]`), spread evenly around it: the busy cores of a VM do
+    /// not run alike, and a split into equal parts ends with the slowest.
+    pub speed_spread: f64,
     /// OS round-robin quantum.
     pub time_slice: SimDuration,
     /// Cost of a hardware thread switching between software threads.
@@ -196,6 +200,7 @@ pub(super) fn build(
                 cores: None,
                 smt: None,
                 smt_speedup: None,
+                speed_spread: None,
                 frequency: None,
                 time_slice: None,
                 context_switch: None,
@@ -249,6 +254,19 @@ pub(super) fn build(
             ));
         }
         m.smt_speedup = v;
+    }
+    if let Some(s) = &raw.speed_spread {
+        let v = *s.get_ref();
+        if !(v.is_finite() && (0.0..1.0).contains(&v)) {
+            return Err(ctx.error(
+                s.span().start,
+                format!(
+                    "speed_spread is how far apart busy cores run (fastest − slowest, relative): \
+                     at least 0 and below 1, found {v}"
+                ),
+            ));
+        }
+        m.speed_spread = v;
     }
     if let Some(f) = &raw.frequency {
         if f.get_ref().is_empty() {

@@ -106,6 +106,7 @@ pub fn default_bandwidth() -> Levels<f64> {
 /// - none of the wake-up on a core (`wakeup_cpu` 0): on bare metal the woken thread's own
 ///   share is about a context switch, charged as one; on a VM most of it is CPU time
 ///   (measured by `gilsim calibrate`, docs/decisions.md);
+/// - busy cores all at one speed (`speed_spread` 0), as on an otherwise idle machine;
 /// - caches 48 KiB / 2 MiB / 32 MiB: DESIGN §2's example (a current desktop core).
 fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
     Machine {
@@ -113,6 +114,7 @@ fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
         cores,
         smt,
         smt_speedup: DEFAULT_SMT_SPEEDUP,
+        speed_spread: 0.0,
         frequency: vec![1.0],
         time_slice: SimDuration::from_millis(4),
         context_switch: SimDuration::from_micros(3),

@@ -75,6 +75,7 @@ pub fn render(results: &Results) -> String {
             "smt": m.smt,
             "hw_threads": m.hw_threads(),
             "smt_speedup": m.smt_speedup,
+            "speed_spread": m.speed_spread,
             "frequency": m.frequency,
             "time_slice_s": m.time_slice.as_secs_f64(),
             "context_switch_s": m.context_switch.as_secs_f64(),
