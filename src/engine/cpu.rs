@@ -101,7 +101,8 @@ impl Sim<'_> {
         th.last_hw = Some(hw);
         // The kernel's share of a wake-up, then the switch itself (both shown as runnable).
         let mut cost = SimDuration::ZERO;
-        if std::mem::take(&mut th.wake_owed) {
+        if th.wake_owed {
+            th.wake_owed = false;
             cost = self.scenario.machine.wakeup_cpu;
         }
         if switched {

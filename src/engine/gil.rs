@@ -197,7 +197,10 @@ impl Sim<'_> {
     /// `wakeup_cpu`, `t` spends on a core when it is next dispatched.
     pub(super) fn owe_wakeup(&mut self, t: ThreadId) -> SimDuration {
         let m = &self.scenario.machine;
-        self.threads[t as usize].wake_owed = !m.wakeup_cpu.is_zero();
+        if m.wakeup_cpu.is_zero() {
+            return m.wakeup;
+        }
+        self.threads[t as usize].wake_owed = true;
         SimDuration(m.wakeup.0.saturating_sub(m.wakeup_cpu.0))
     }
 

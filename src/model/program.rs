@@ -210,6 +210,7 @@ impl Cursor {
     }
 
     /// The next step, or `None` at the end of the program.
+    #[inline]
     pub fn next_step(&mut self, program: &Program) -> Option<Step> {
         loop {
             if self.depth > 0 {
