@@ -176,23 +176,38 @@ def _process_cpu():
     return r.ru_utime + r.ru_stime
 
 
+def _blocks(pid):
+    """Voluntary context switches of another process so far (/proc/PID/status): each is a
+    wait that blocked, and was woken."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise OSError("no voluntary_ctxt_switches")
+
+
 def dispatch_processes():
     """Per task of Pool(1).map(abs, ..., chunksize=1): the parent's CPU time (its task and
-    result handler threads) and the worker's. CPU time, not wall time: on two cores the
-    workers and the parent compete for the CPUs, and on a VM each side also burns CPU
-    blocking and waking on the pipes (both sides together took ~1.5x the wall time)."""
+    result handler threads) and the worker's, and how many of their waits blocked. CPU
+    time, not wall time: on two cores the workers and the parent compete for the CPUs, and
+    on a VM each blocking wait also burns CPU when it is woken — gilsim charges that
+    separately (machine.wakeup_cpu), so calibrate takes the blocked waits out."""
     n = 300 if QUICK else 2000
     with mp.get_context("fork").Pool(1) as pool:
         pool.map(abs, range(10), chunksize=1)
         worker = pool._pool[0].pid
         try:
-            w0 = cpu_seconds(worker)
+            w0, wb0 = cpu_seconds(worker), _blocks(worker)
         except OSError:  # no /proc: the worker's side stays the default
-            w0 = None
-        p0 = _process_cpu()
+            w0 = wb0 = None
+        p0, pb0 = _process_cpu(), resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
         pool.map(abs, range(n), chunksize=1)
         parent = (_process_cpu() - p0) / n
-        return parent, None if w0 is None else (cpu_seconds(worker) - w0) / n
+        parent_blocks = (resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - pb0) / n
+        if w0 is None:
+            return parent, None, parent_blocks, None
+        return (parent, (cpu_seconds(worker) - w0) / n, parent_blocks,
+                (_blocks(worker) - wb0) / n)
 
 
 def asyncio_resume():
@@ -222,9 +237,11 @@ def main():
         "dispatch_asyncio": typical(asyncio_resume),
     }
     split = [dispatch_processes() for _ in range(3)]
-    out["dispatch_processes"] = statistics.median(p for p, _ in split)
-    if all(w is not None for _, w in split):
-        out["pool_worker"] = statistics.median(w for _, w in split)
+    out["dispatch_processes"] = statistics.median(s[0] for s in split)
+    out["dispatch_processes_blocks"] = statistics.median(s[2] for s in split)
+    if all(s[1] is not None for s in split):
+        out["pool_worker"] = statistics.median(s[1] for s in split)
+        out["pool_worker_blocks"] = statistics.median(s[3] for s in split)
     costs = [pipe_costs() for _ in range(3)]
     out["ipc_latency"] = statistics.median(c[0] for c in costs)
     out["ipc"] = statistics.median(c[1] for c in costs)
