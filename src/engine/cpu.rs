@@ -37,9 +37,7 @@ impl Sim<'_> {
         self.threads[t as usize].phase = Phase::Runnable;
         match self.pick_idle_hw(t) {
             Some(hw) => {
-                if self.threads[t as usize].wake_owed
-                    || (self.switches(t, hw) && !self.scenario.machine.context_switch.is_zero())
-                {
+                if !self.dispatch_cost(t, hw).is_zero() {
                     self.set_state(t, crate::trace::State::Runnable);
                 }
                 self.dispatch(t, hw);
@@ -80,9 +78,26 @@ impl Sim<'_> {
         self.hw[hw as usize].last.is_some_and(|last| last != t)
     }
 
+    /// What putting `t` on `hw` costs before it runs (shown as runnable): the kernel's share
+    /// of a wake-up it is owed, then the context switch if `hw` ran another thread last.
+    fn dispatch_cost(&self, t: ThreadId, hw: HwId) -> SimDuration {
+        let m = &self.scenario.machine;
+        let mut cost = SimDuration::ZERO;
+        if self.threads[t as usize].wake_owed {
+            cost = m.wakeup_cpu;
+        }
+        if self.switches(t, hw) {
+            cost += m.context_switch;
+        }
+        cost
+    }
+
     /// Puts a runnable thread on a hardware thread.
     fn dispatch(&mut self, t: ThreadId, hw: HwId) {
-        let switched = self.switches(t, hw);
+        let cost = self.dispatch_cost(t, hw);
+        if self.switches(t, hw) {
+            self.out.context_switches += 1;
+        }
         let slot = &mut self.hw[hw as usize];
         let core = slot.core as usize;
         debug_assert!(slot.running.is_none(), "two threads on one hardware thread");
@@ -99,16 +114,7 @@ impl Sim<'_> {
         self.rates_dirty = true;
         let th = &mut self.threads[t as usize];
         th.last_hw = Some(hw);
-        // The kernel's share of a wake-up, then the switch itself (both shown as runnable).
-        let mut cost = SimDuration::ZERO;
-        if th.wake_owed {
-            th.wake_owed = false;
-            cost = self.scenario.machine.wakeup_cpu;
-        }
-        if switched {
-            self.out.context_switches += 1;
-            cost += self.scenario.machine.context_switch;
-        }
+        th.wake_owed = false;
         if !cost.is_zero() {
             self.threads[t as usize].phase = Phase::Switching(hw);
             let epoch = self.bump(t);
