@@ -111,9 +111,10 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     machine.wakeup = sim(wake.wall.value);
     note("machine.wakeup", &wake.wall.how);
     // Measured, but not applied yet: with it (and the Pool costs taken net of their blocked
-    // waits, below) five runs of the fidelity suite came out no better — the tiny-tasks
-    // executor convoy fell into its other mode — so the profile keeps 0 and the value in
-    // its comment (docs/decisions.md, "A wake-up burns CPU on the woken thread's core").
+    // waits) two runs of the fidelity suite came out no better than three without — the
+    // tiny-tasks executor convoy fell into its other mode — so the profile keeps 0 and the
+    // value in its comment (docs/decisions.md, "A wake-up burns CPU on the woken thread's
+    // core").
     machine.wakeup_cpu = SimDuration::ZERO;
     let how = match &wake.cpu {
         Some(cpu) => format!(
@@ -220,10 +221,9 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                     note(key, how);
                 }
             }
-            // Each side of a Pool message, as CPU time less the CPU of the waits that blocked
-            // (each woken, and the engine charges that itself: machine.wakeup_cpu; nothing
-            // is taken out while that is 0).
-            let wake_cpu = machine.wakeup_cpu.as_secs_f64();
+            // Each side of a Pool message as CPU time, with how many of its waits blocked: each
+            // of those is a wake-up inside the cost (what would come out of it once
+            // machine.wakeup_cpu is applied).
             let pool_costs: [(&str, &mut SimDuration, &str, &str); 2] = [
                 (
                     "python.dispatch.processes",
@@ -240,15 +240,13 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
             ];
             for (key, slot, field, how) in pool_costs {
                 let Some(s) = secs(field) else { continue };
-                let blocks = secs(&format!("{field}_blocks")).unwrap_or(0.0);
-                *slot = SimDuration::from_secs_f64((s - blocks * wake_cpu).max(0.0));
-                note(
-                    key,
-                    &format!(
-                        "{how}, less {blocks:.2} blocking waits per task (voluntary context \
-                         switches) × wakeup_cpu; medians of 3 runs"
-                    ),
-                );
+                *slot = SimDuration::from_secs_f64(s);
+                let blocks = secs(&format!("{field}_blocks"))
+                    .map(|b| {
+                        format!(", {b:.2} blocking waits per task (voluntary context switches)")
+                    })
+                    .unwrap_or_default();
+                note(key, &format!("{how}{blocks}; medians of 3 runs"));
             }
             if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {
                 python.pickle = r;
