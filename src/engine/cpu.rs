@@ -240,7 +240,7 @@ impl Sim<'_> {
         if !th.computing {
             return;
         }
-        let done = (now - th.last_update).as_nanos() as f64 * th.rate;
+        let done = (now - th.last_update).as_nanos_f64() * th.rate;
         let done = done.min(th.remaining);
         th.remaining -= done;
         th.last_update = now;

@@ -801,8 +801,8 @@ impl<'a> Sim<'a> {
             Action::Compute { work, gil, state } => {
                 if !work.is_zero() {
                     th.op = Op::Compute { gil, state };
-                    th.remaining = work.as_nanos() as f64;
-                    self.out.work_requested += work.as_nanos() as f64;
+                    th.remaining = work.as_nanos_f64();
+                    self.out.work_requested += work.as_nanos_f64();
                 }
             }
             Action::Wait { time, state } => {
