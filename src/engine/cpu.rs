@@ -262,8 +262,42 @@ impl Sim<'_> {
         rate * (1.0 + m.speed_spread * (0.5 - rank / last))
     }
 
+    /// The one speed of every hardware thread when it does not depend on the occupancy: one
+    /// frequency for any number of busy cores, no SMT siblings, no spread.
+    pub(super) fn fixed_rate(m: &crate::model::Machine) -> Option<f64> {
+        let rate = m.frequency_at(1);
+        let flat = (1..=m.cores).all(|busy| m.frequency_at(busy) == rate);
+        (flat && m.smt == 1 && m.speed_spread == 0.0).then_some(rate)
+    }
+
+    /// Notes that `t` started computing at this instant (it needs timing).
+    pub(super) fn started_work(&mut self, t: ThreadId) {
+        self.rates_dirty = true;
+        if self.fixed_rate.is_some() {
+            self.started.push(t);
+        }
+    }
+
     /// Re-times every computing thread whose speed changed (or that just started).
     pub(super) fn retime_running(&mut self) {
+        if let Some(rate) = self.fixed_rate {
+            // Only work that just started needs timing, in hardware-thread order as the
+            // scan below would time it (equal due times pop in the order scheduled).
+            let mut started = std::mem::take(&mut self.started);
+            started.sort_unstable_by_key(|&t| match self.threads[t as usize].phase {
+                Phase::Running(hw) => hw,
+                _ => HwId::MAX,
+            });
+            for &t in &started {
+                let th = &self.threads[t as usize];
+                if th.computing && th.rate != rate {
+                    self.time_work(t, rate);
+                }
+            }
+            started.clear();
+            self.started = started;
+            return;
+        }
         for hw in 0..self.hw.len() as HwId {
             let Some(t) = self.hw[hw as usize].running else {
                 continue;
@@ -272,29 +306,34 @@ impl Sim<'_> {
                 continue;
             }
             let rate = self.rate_on(hw);
-            if rate == self.threads[t as usize].rate {
-                continue;
+            if rate != self.threads[t as usize].rate {
+                self.time_work(t, rate);
             }
-            self.settle_work(t);
-            let th = &mut self.threads[t as usize];
-            th.rate = rate;
-            let ns = ceil_ns(th.remaining / rate);
-            th.done_at = self.now + crate::time::SimDuration(ns);
-            let epoch = self.bump(t);
-            self.schedule(
-                crate::time::SimDuration(ns),
-                Event::ComputeDone { t, epoch },
-            );
         }
+    }
+
+    /// Schedules the end of `t`'s work at its new speed `rate`.
+    fn time_work(&mut self, t: ThreadId, rate: f64) {
+        self.settle_work(t);
+        let th = &mut self.threads[t as usize];
+        th.rate = rate;
+        let ns = ceil_ns(th.remaining / rate);
+        th.done_at = self.now + crate::time::SimDuration(ns);
+        let epoch = self.bump(t);
+        self.schedule(
+            crate::time::SimDuration(ns),
+            Event::ComputeDone { t, epoch },
+        );
     }
 }
 
 /// `x.ceil()` as whole nanoseconds, clamped to [0, u64::MAX / 4], without `f64::ceil`
-/// (a libm call on baseline x86-64, and this is on every re-timing).
+/// (a libm call on baseline x86-64, and this is on every re-timing). The clamp keeps `x`
+/// below 2^62, so the conversions go through `i64` (one instruction each; `u64`'s take six).
 fn ceil_ns(x: f64) -> u64 {
     let x = x.clamp(0.0, u64::MAX as f64 / 4.0);
-    let n = x as u64;
-    n + u64::from((n as f64) < x)
+    let n = x as i64;
+    (n + i64::from((n as f64) < x)) as u64
 }
 
 #[cfg(test)]

@@ -325,6 +325,52 @@ struct Thread {
     done_at: SimTime,
 }
 
+/// Every thread of a run, indexed by [`ThreadId`].
+///
+/// Indexing skips the bounds check in release builds. Sound because ids are only ever
+/// made by [`Threads::push`] (it returns the new thread's index) and threads are never
+/// removed, so every `ThreadId` the engine holds — in events, queues, roles, the run
+/// queue — is below the length; debug builds (the test suite) still check. The engine
+/// indexes a thread ~60 times per simulated CPU burst, and the checks were 6 % of its
+/// instructions (docs/performance.md).
+struct Threads(Vec<Thread>);
+
+impl Threads {
+    /// Adds a thread and returns its id.
+    fn push(&mut self, thread: Thread) -> ThreadId {
+        let id = ThreadId::try_from(self.0.len()).expect("fewer than 2^32 threads");
+        self.0.push(thread);
+        id
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Thread> {
+        self.0.iter()
+    }
+}
+
+impl std::ops::Index<usize> for Threads {
+    type Output = Thread;
+    #[inline(always)]
+    fn index(&self, i: usize) -> &Thread {
+        debug_assert!(i < self.0.len(), "thread {i} of {}", self.0.len());
+        // SAFETY: `i` is a ThreadId made by `push`, and threads are never removed.
+        unsafe { self.0.get_unchecked(i) }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Threads {
+    #[inline(always)]
+    fn index_mut(&mut self, i: usize) -> &mut Thread {
+        debug_assert!(i < self.0.len(), "thread {i} of {}", self.0.len());
+        // SAFETY: as in `index`.
+        unsafe { self.0.get_unchecked_mut(i) }
+    }
+}
+
 struct Process {
     gil: Gil,
 }
@@ -366,7 +412,7 @@ struct Sim<'a> {
     limits: &'a Limits,
     now: SimTime,
     events: EventQueue<Event>,
-    threads: Vec<Thread>,
+    threads: Threads,
     processes: Vec<Process>,
     hw: Vec<HwThread>,
     /// Busy hardware threads per core.
@@ -382,6 +428,11 @@ struct Sim<'a> {
     gils_dirty: Vec<u32>,
     /// The occupancy changed or new work started: re-time running work.
     rates_dirty: bool,
+    /// Every hardware thread's speed, when it does not depend on the occupancy
+    /// ([`Sim::fixed_rate`]): then only work that starts needs timing.
+    fixed_rate: Option<f64>,
+    /// Threads that started work at this instant (kept only with a `fixed_rate`).
+    started: Vec<ThreadId>,
     world: roles::World<'a>,
     out: RunTrace,
     n_events: u64,
@@ -405,7 +456,7 @@ impl<'a> Sim<'a> {
             limits,
             now: SimTime::ZERO,
             events: EventQueue::new(),
-            threads: Vec::new(),
+            threads: Threads(Vec::new()),
             processes: Vec::new(),
             hw: (0..hw_count)
                 .map(|hw| HwThread {
@@ -426,6 +477,8 @@ impl<'a> Sim<'a> {
             to_resume: Vec::new(),
             gils_dirty: Vec::new(),
             rates_dirty: false,
+            fixed_rate: Sim::fixed_rate(m),
+            started: Vec::new(),
             world,
             out: RunTrace {
                 makespan: SimTime::ZERO,
@@ -576,8 +629,7 @@ impl<'a> Sim<'a> {
     }
 
     fn new_thread(&mut self, process: u32, role: Role, name: &str, number: u32) -> ThreadId {
-        let id = self.threads.len() as ThreadId;
-        self.threads.push(Thread {
+        let id = self.threads.push(Thread {
             process,
             role,
             then: None,
@@ -949,7 +1001,7 @@ impl<'a> Sim<'a> {
         th.computing = true;
         th.rate = 0.0; // unknown until retimed
         th.last_update = self.now;
-        self.rates_dirty = true;
+        self.started_work(t);
     }
 
     fn deadlock(&self) -> SimError {
