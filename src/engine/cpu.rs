@@ -111,7 +111,7 @@ impl Sim<'_> {
             self.busy_cores += 1;
         }
         self.core_busy[core] += 1;
-        self.rates_dirty = true;
+        self.occupancy_changed();
         let th = &mut self.threads[t as usize];
         th.last_hw = Some(hw);
         th.wake_owed = false;
@@ -158,7 +158,7 @@ impl Sim<'_> {
         if self.core_busy[core] == 0 {
             self.busy_cores -= 1;
         }
-        self.rates_dirty = true;
+        self.occupancy_changed();
         Some(hw)
     }
 
@@ -270,6 +270,14 @@ impl Sim<'_> {
         (flat && m.smt == 1 && m.speed_spread == 0.0).then_some(rate)
     }
 
+    /// Notes that a hardware thread was taken or freed: running work may change speed
+    /// (never with a fixed rate).
+    fn occupancy_changed(&mut self) {
+        if self.fixed_rate.is_none() {
+            self.rates_dirty = true;
+        }
+    }
+
     /// Notes that `t` started computing at this instant (it needs timing).
     pub(super) fn started_work(&mut self, t: ThreadId) {
         self.rates_dirty = true;
@@ -284,10 +292,12 @@ impl Sim<'_> {
             // Only work that just started needs timing, in hardware-thread order as the
             // scan below would time it (equal due times pop in the order scheduled).
             let mut started = std::mem::take(&mut self.started);
-            started.sort_unstable_by_key(|&t| match self.threads[t as usize].phase {
-                Phase::Running(hw) => hw,
-                _ => HwId::MAX,
-            });
+            if started.len() > 1 {
+                started.sort_unstable_by_key(|&t| match self.threads[t as usize].phase {
+                    Phase::Running(hw) => hw,
+                    _ => HwId::MAX,
+                });
+            }
             for &t in &started {
                 let th = &self.threads[t as usize];
                 if th.computing && th.rate != rate {
@@ -312,7 +322,9 @@ impl Sim<'_> {
         }
     }
 
-    /// Schedules the end of `t`'s work at its new speed `rate`.
+    /// Schedules the end of `t`'s work at its new speed `rate`. Out of line: inlined into
+    /// the instant's settling it cost that function more than the call saves (callgrind).
+    #[inline(never)]
     fn time_work(&mut self, t: ThreadId, rate: f64) {
         self.settle_work(t);
         let th = &mut self.threads[t as usize];
