@@ -217,6 +217,8 @@ impl Sim<'_> {
 
     /// Starts `take_gil`'s timed wait: off the core, timeouts every switch interval.
     pub(super) fn wait_for_gil(&mut self, t: ThreadId) {
+        // Leaving the core cancels its pending event (the thread is running Python code).
+        debug_assert!(matches!(self.threads[t as usize].phase, Phase::Running(_)));
         self.leave_core(t);
         let now = self.now;
         let g = self.gil_of(t);
@@ -224,7 +226,6 @@ impl Sim<'_> {
         g.index.insert(t, now);
         self.threads[t as usize].phase = Phase::Blocked(Block::Gil);
         self.set_state(t, State::GilWait);
-        self.bump(t);
         let process = self.threads[t as usize].process;
         self.arm_gil_timer(process);
     }
