@@ -117,19 +117,27 @@ impl Sim<'_> {
         g.drop_request = false;
         g.taken_at = now;
         g.last_take = now;
-        let mut woken = std::mem::take(&mut g.switch_waiters);
+        let forced_out = !g.switch_waiters.is_empty();
         if handoff {
             self.out.gil_switches += 1;
         }
         self.threads[t as usize].holds_gil = true;
         let process = self.threads[t as usize].process;
         self.gil_event(process, t, GilEventKind::Take);
-        // COND_SIGNAL(switch_cond): the thread that was forced out may continue.
+        if forced_out {
+            self.signal_switch(t);
+        }
+        self.arm_gil_timer(process);
+    }
+
+    /// COND_SIGNAL(switch_cond) after `t` took the GIL: the threads that were forced out may
+    /// continue.
+    fn signal_switch(&mut self, t: ThreadId) {
+        let mut woken = std::mem::take(&mut self.gil_of(t).switch_waiters);
         for w in woken.drain(..) {
             self.wake_after_signal(w, Block::SwitchWoken);
         }
         self.gil_of(t).switch_waiters = woken;
-        self.arm_gil_timer(process);
     }
 
     /// Releases the GIL held by a running thread. Returns `true` when the thread must now
