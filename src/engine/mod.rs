@@ -330,21 +330,22 @@ struct Thread {
     pending: Option<Segment>,
 }
 
-/// Every thread of a run, indexed by [`ThreadId`].
+/// The threads or the processes of a run: a vector that only grows, indexed by the ids
+/// its `push` returns.
 ///
 /// Indexing skips the bounds check in release builds. Sound because ids are only ever
-/// made by [`Threads::push`] (it returns the new thread's index) and threads are never
-/// removed, so every `ThreadId` the engine holds — in events, queues, roles, the run
-/// queue — is below the length; debug builds (the test suite) still check. The engine
-/// indexes a thread ~60 times per simulated CPU burst, and the checks were 6 % of its
-/// instructions (docs/performance.md).
-struct Threads(Vec<Thread>);
+/// made by [`IdVec::push`] (it returns the new element's index) and nothing is ever
+/// removed, so every `ThreadId` and process id the engine holds — in events, queues,
+/// roles, the run queue, a thread's `process` — is below the length; debug builds (the
+/// test suite) still check. The engine indexes a thread ~60 times per simulated CPU burst,
+/// and the checks were 6 % of its instructions (docs/performance.md).
+struct IdVec<T>(Vec<T>);
 
-impl Threads {
-    /// Adds a thread and returns its id.
-    fn push(&mut self, thread: Thread) -> ThreadId {
-        let id = ThreadId::try_from(self.0.len()).expect("fewer than 2^32 threads");
-        self.0.push(thread);
+impl<T> IdVec<T> {
+    /// Adds an element and returns its id.
+    fn push(&mut self, element: T) -> u32 {
+        let id = u32::try_from(self.0.len()).expect("fewer than 2^32 threads and processes");
+        self.0.push(element);
         id
     }
 
@@ -352,25 +353,25 @@ impl Threads {
         self.0.len()
     }
 
-    fn iter(&self) -> std::slice::Iter<'_, Thread> {
+    fn iter(&self) -> std::slice::Iter<'_, T> {
         self.0.iter()
     }
 }
 
-impl std::ops::Index<usize> for Threads {
-    type Output = Thread;
+impl<T> std::ops::Index<usize> for IdVec<T> {
+    type Output = T;
     #[inline(always)]
-    fn index(&self, i: usize) -> &Thread {
-        debug_assert!(i < self.0.len(), "thread {i} of {}", self.0.len());
-        // SAFETY: `i` is a ThreadId made by `push`, and threads are never removed.
+    fn index(&self, i: usize) -> &T {
+        debug_assert!(i < self.0.len(), "id {i} of {}", self.0.len());
+        // SAFETY: `i` is an id made by `push`, and nothing is ever removed.
         unsafe { self.0.get_unchecked(i) }
     }
 }
 
-impl std::ops::IndexMut<usize> for Threads {
+impl<T> std::ops::IndexMut<usize> for IdVec<T> {
     #[inline(always)]
-    fn index_mut(&mut self, i: usize) -> &mut Thread {
-        debug_assert!(i < self.0.len(), "thread {i} of {}", self.0.len());
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        debug_assert!(i < self.0.len(), "id {i} of {}", self.0.len());
         // SAFETY: as in `index`.
         unsafe { self.0.get_unchecked_mut(i) }
     }
@@ -417,8 +418,8 @@ struct Sim<'a> {
     limits: &'a Limits,
     now: SimTime,
     events: EventQueue<Event>,
-    threads: Threads,
-    processes: Vec<Process>,
+    threads: IdVec<Thread>,
+    processes: IdVec<Process>,
     hw: Vec<HwThread>,
     /// Busy hardware threads per core.
     core_busy: Vec<u32>,
@@ -461,8 +462,8 @@ impl<'a> Sim<'a> {
             limits,
             now: SimTime::ZERO,
             events: EventQueue::new(),
-            threads: Threads(Vec::new()),
-            processes: Vec::new(),
+            threads: IdVec(Vec::new()),
+            processes: IdVec(Vec::new()),
             hw: (0..hw_count)
                 .map(|hw| HwThread {
                     core: hw / m.smt,
@@ -664,8 +665,7 @@ impl<'a> Sim<'a> {
     }
 
     fn new_process_thread(&mut self, role: Role, name: &str, number: u32) -> ThreadId {
-        let process = self.processes.len() as u32;
-        self.processes.push(Process {
+        let process = self.processes.push(Process {
             gil: Gil::new(
                 self.scenario.python.gil,
                 self.scenario.python.switch_interval + self.scenario.machine.wakeup,
@@ -1069,7 +1069,7 @@ impl<'a> Sim<'a> {
                 self.out.work_requested -= self.threads[t as usize].remaining;
             }
         }
-        for p in &self.processes {
+        for p in self.processes.iter() {
             self.out.gil_held += p.gil.held_total;
             if p.gil.locked {
                 self.out.gil_held += self.now - p.gil.taken_at;
