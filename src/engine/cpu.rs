@@ -257,7 +257,7 @@ impl Sim<'_> {
         }
         // The busy cores' speeds, evenly from +spread/2 (the lowest-numbered busy core) to
         // −spread/2 (the highest): their mean stays `frequency[busy]`.
-        let rank = self.core_busy[..core].iter().filter(|&&b| b > 0).count() as f64;
+        let rank = self.core_busy.0[..core].iter().filter(|&&b| b > 0).count() as f64;
         let last = (self.busy_cores - 1) as f64;
         rate * (1.0 + m.speed_spread * (0.5 - rank / last))
     }

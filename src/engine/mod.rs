@@ -330,15 +330,18 @@ struct Thread {
     pending: Option<Segment>,
 }
 
-/// The threads or the processes of a run: a vector that only grows, indexed by the ids
-/// its `push` returns.
+/// The threads, processes, hardware threads or cores of a run, indexed by their ids: a
+/// vector that never shrinks.
 ///
-/// Indexing skips the bounds check in release builds. Sound because ids are only ever
-/// made by [`IdVec::push`] (it returns the new element's index) and nothing is ever
-/// removed, so every `ThreadId` and process id the engine holds — in events, queues,
-/// roles, the run queue, a thread's `process` — is below the length; debug builds (the
-/// test suite) still check. The engine indexes a thread ~60 times per simulated CPU burst,
-/// and the checks were 6 % of its instructions (docs/performance.md).
+/// Indexing skips the bounds check in release builds. Sound because every id is made from
+/// the vector itself and nothing is ever removed: thread and process ids only by
+/// [`IdVec::push`] (it returns the new element's index); hardware threads and cores are
+/// fixed when the run starts, and their ids come from `0..len` or as `core × smt` for a
+/// core below `cores` (the hardware threads number `cores × smt`). Every id the engine
+/// holds — in events, queues, roles, the run queue, a thread's `process` or phase — is a
+/// copy of one of those. Debug builds (the test suite) still check. The engine indexes a
+/// thread ~60 times per simulated CPU burst, and the checks were 10 % of its instructions
+/// (docs/performance.md).
 struct IdVec<T>(Vec<T>);
 
 impl<T> IdVec<T> {
@@ -420,9 +423,9 @@ struct Sim<'a> {
     events: EventQueue<Event>,
     threads: IdVec<Thread>,
     processes: IdVec<Process>,
-    hw: Vec<HwThread>,
+    hw: IdVec<HwThread>,
     /// Busy hardware threads per core.
-    core_busy: Vec<u32>,
+    core_busy: IdVec<u32>,
     busy_cores: u32,
     idle_hw: u32,
     runq: VecDeque<ThreadId>,
@@ -464,7 +467,7 @@ impl<'a> Sim<'a> {
             events: EventQueue::new(),
             threads: IdVec(Vec::new()),
             processes: IdVec(Vec::new()),
-            hw: (0..hw_count)
+            hw: IdVec((0..hw_count)
                 .map(|hw| HwThread {
                     core: hw / m.smt,
                     running: None,
@@ -473,8 +476,8 @@ impl<'a> Sim<'a> {
                     slice_epoch: 0,
                     slice_armed: false,
                 })
-                .collect(),
-            core_busy: vec![0; m.cores as usize],
+                .collect()),
+            core_busy: IdVec(vec![0; m.cores as usize]),
             busy_cores: 0,
             idle_hw: hw_count,
             runq: VecDeque::new(),
