@@ -857,12 +857,23 @@ impl Sim<'_> {
     }
 
     fn worker_next(&mut self, t: ThreadId, w: &mut Worker) -> Action {
+        // A step of the running task is nearly every call: it stays small, the rest is out
+        // of line (inlined, the rest's stack frame and register saves were paid per step).
+        if let Some((_, runner)) = &mut w.current {
+            if let Some(step) = self.world.step(runner) {
+                return step_action(step);
+            }
+        }
+        self.worker_between_tasks(t, w)
+    }
+
+    /// A worker whose task's program has just ended (or that has none): finishes it,
+    /// releases the idle semaphore, and takes the next task, returning that task's first
+    /// step, or waits for one.
+    #[inline(never)]
+    fn worker_between_tasks(&mut self, t: ThreadId, w: &mut Worker) -> Action {
         loop {
-            if let Some((i, runner)) = &mut w.current {
-                if let Some(step) = self.world.step(runner) {
-                    return step_action(step);
-                }
-                let i = *i;
+            if let Some(&(i, _)) = w.current.as_ref() {
                 w.current = None;
                 self.finish_task(i);
                 self.world.completed += 1;
@@ -906,8 +917,13 @@ impl Sim<'_> {
             }
             match self.take_inbox(t) {
                 Some(Item::Task(i)) => {
-                    let runner = self.start_task(i, t);
+                    let mut runner = self.start_task(i, t);
+                    let first = self.world.step(&mut runner);
                     w.current = Some((i, runner));
+                    if let Some(step) = first {
+                        return step_action(step);
+                    }
+                    // An empty program: the task ends at once (the loop finishes it).
                 }
                 Some(Item::Sentinel) => return self.exit_worker(t),
                 _ => {
