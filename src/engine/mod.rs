@@ -467,16 +467,18 @@ impl<'a> Sim<'a> {
             events: EventQueue::new(),
             threads: IdVec(Vec::new()),
             processes: IdVec(Vec::new()),
-            hw: IdVec((0..hw_count)
-                .map(|hw| HwThread {
-                    core: hw / m.smt,
-                    running: None,
-                    last: None,
-                    slice_start: SimTime::ZERO,
-                    slice_epoch: 0,
-                    slice_armed: false,
-                })
-                .collect()),
+            hw: IdVec(
+                (0..hw_count)
+                    .map(|hw| HwThread {
+                        core: hw / m.smt,
+                        running: None,
+                        last: None,
+                        slice_start: SimTime::ZERO,
+                        slice_epoch: 0,
+                        slice_armed: false,
+                    })
+                    .collect(),
+            ),
             core_busy: IdVec(vec![0; m.cores as usize]),
             busy_cores: 0,
             idle_hw: hw_count,
