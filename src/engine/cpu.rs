@@ -262,14 +262,6 @@ impl Sim<'_> {
         rate * (1.0 + m.speed_spread * (0.5 - rank / last))
     }
 
-    /// The one speed of every hardware thread when it does not depend on the occupancy: one
-    /// frequency for any number of busy cores, no SMT siblings, no spread.
-    pub(super) fn fixed_rate(m: &crate::model::Machine) -> Option<f64> {
-        let rate = m.frequency_at(1);
-        let flat = (1..=m.cores).all(|busy| m.frequency_at(busy) == rate);
-        (flat && m.smt == 1 && m.speed_spread == 0.0).then_some(rate)
-    }
-
     /// Notes that a hardware thread was taken or freed: running work may change speed
     /// (never with a fixed rate).
     fn occupancy_changed(&mut self) {

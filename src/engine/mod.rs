@@ -366,7 +366,7 @@ impl<T> std::ops::Index<usize> for IdVec<T> {
     #[inline(always)]
     fn index(&self, i: usize) -> &T {
         debug_assert!(i < self.0.len(), "id {i} of {}", self.0.len());
-        // SAFETY: `i` is an id made by `push`, and nothing is ever removed.
+        // SAFETY: every id is made from this vector and nothing is removed (the type's doc).
         unsafe { self.0.get_unchecked(i) }
     }
 }
@@ -438,7 +438,7 @@ struct Sim<'a> {
     /// The occupancy changed or new work started: re-time running work.
     rates_dirty: bool,
     /// Every hardware thread's speed, when it does not depend on the occupancy
-    /// ([`Sim::fixed_rate`]): then only work that starts needs timing.
+    /// ([`crate::model::Machine::fixed_speed`]): then only work that starts needs timing.
     fixed_rate: Option<f64>,
     /// Threads that started work at this instant (kept only with a `fixed_rate`).
     started: Vec<ThreadId>,
@@ -488,7 +488,7 @@ impl<'a> Sim<'a> {
             to_resume: Vec::new(),
             gils_dirty: Vec::new(),
             rates_dirty: false,
-            fixed_rate: Sim::fixed_rate(m),
+            fixed_rate: m.fixed_speed(),
             started: Vec::new(),
             world,
             out: RunTrace {

@@ -142,6 +142,14 @@ impl Machine {
         }
     }
 
+    /// The one speed of every hardware thread when it does not depend on how many are busy:
+    /// one frequency for any number of busy cores, no SMT siblings, no spread.
+    pub fn fixed_speed(&self) -> Option<f64> {
+        let speed = self.frequency_at(1);
+        let flat = (1..=self.cores).all(|busy| self.frequency_at(busy) == speed);
+        (flat && self.smt == 1 && self.speed_spread == 0.0).then_some(speed)
+    }
+
     /// The cache level a working set of `bytes` fits in.
     pub fn level_for(&self, bytes: u64) -> MemLevel {
         match bytes {
@@ -406,6 +414,23 @@ mod tests {
         m.smt_speedup = 1.25;
         assert_eq!(m.smt_share(1), 1.0);
         assert_eq!(m.smt_share(2), 0.625);
+    }
+
+    #[test]
+    fn speed_is_fixed_only_without_a_curve_smt_or_spread() {
+        let mut m = machine();
+        m.smt = 1;
+        m.speed_spread = 0.0;
+        m.frequency = vec![0.9, 0.9, 0.9, 0.9, 0.8]; // past the 4 cores: never reached
+        assert_eq!(m.fixed_speed(), Some(0.9));
+        m.frequency = vec![1.0, 0.9];
+        assert_eq!(m.fixed_speed(), None);
+        m.frequency = vec![1.0];
+        m.smt = 2;
+        assert_eq!(m.fixed_speed(), None);
+        m.smt = 1;
+        m.speed_spread = 0.05;
+        assert_eq!(m.fixed_speed(), None);
     }
 
     #[test]
