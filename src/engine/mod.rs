@@ -177,8 +177,10 @@ enum Event {
 /// What travels through the strategies' queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Item {
-    /// A task instance (ThreadPoolExecutor work item).
-    Task(u64),
+    /// A task instance (ThreadPoolExecutor work item), by index: a job has at most
+    /// [`crate::model::MAX_TASKS`] tasks, so 32 bits hold it — and an [`Event`] carrying an
+    /// item stays 16 bytes, passed in registers rather than through memory.
+    Task(u32),
     /// A Pool chunk.
     Chunk(u32),
     /// A coroutine ready to resume.

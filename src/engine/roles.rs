@@ -398,6 +398,11 @@ impl ExecutorCosts {
     }
 }
 
+/// A task index as a queue item carries it (a job has at most `MAX_TASKS` < 2^32 tasks).
+fn task_id(i: u64) -> u32 {
+    u32::try_from(i).expect("at most MAX_TASKS tasks in a job")
+}
+
 /// The engine action for a step run by an ordinary thread.
 fn step_action(step: Step) -> Action {
     match step {
@@ -532,7 +537,7 @@ impl Sim<'_> {
                             self.out.tasks[next as usize].submit = self.now;
                             return Action::Put {
                                 q: self.world.work_q,
-                                item: Item::Task(next),
+                                item: Item::Task(task_id(next)),
                             };
                         }
                         // _adjust_thread_count: _idle_semaphore.acquire(timeout=0) holds the
@@ -884,7 +889,7 @@ impl Sim<'_> {
                     self.world.awaiting = None;
                     return Action::Put {
                         q: self.world.done_q,
-                        item: Item::Task(i),
+                        item: Item::Task(task_id(i)),
                     };
                 }
             }
@@ -917,6 +922,7 @@ impl Sim<'_> {
             }
             match self.take_inbox(t) {
                 Some(Item::Task(i)) => {
+                    let i = u64::from(i);
                     let mut runner = self.start_task(i, t);
                     let first = self.world.step(&mut runner);
                     w.current = Some((i, runner));
