@@ -321,7 +321,12 @@ impl Sim<'_> {
         self.settle_work(t);
         let th = &mut self.threads[t as usize];
         th.rate = rate;
-        let ns = ceil_ns(th.remaining / rate);
+        // At full speed the quotient is the dividend: skip the divide's latency (exact).
+        let ns = ceil_ns(if rate == 1.0 {
+            th.remaining
+        } else {
+            th.remaining / rate
+        });
         th.done_at = self.now + crate::time::SimDuration(ns);
         let epoch = self.bump(t);
         self.schedule(
