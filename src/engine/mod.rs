@@ -637,6 +637,7 @@ impl<'a> Sim<'a> {
         epoch
     }
 
+    #[inline(always)]
     fn schedule(&mut self, after: SimDuration, event: Event) {
         self.events.push(self.now + after, event);
     }

@@ -58,7 +58,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Schedules `event` at `time`.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time: SimTime, event: E) {
         let slot = match self.free.pop() {
             Some(s) => {
