@@ -41,6 +41,7 @@ impl Stream {
     }
 
     /// Standard normal (Box–Muller; one of the pair is dropped to keep the stream stateless).
+    #[inline(never)]
     pub fn standard_normal(&mut self) -> f64 {
         let u1 = 1.0 - self.unit(); // (0, 1]: ln is finite
         let u2 = self.unit();

@@ -37,10 +37,11 @@ impl Sim<'_> {
         self.threads[t as usize].phase = Phase::Runnable;
         match self.pick_idle_hw(t) {
             Some(hw) => {
-                if !self.dispatch_cost(t, hw).is_zero() {
+                let cost = self.dispatch_cost(t, hw);
+                if !cost.is_zero() {
                     self.set_state(t, crate::trace::State::Runnable);
                 }
-                self.dispatch(t, hw);
+                self.dispatch_paying(t, hw, cost);
             }
             None => {
                 self.set_state(t, crate::trace::State::Runnable);
@@ -95,6 +96,11 @@ impl Sim<'_> {
     /// Puts a runnable thread on a hardware thread.
     fn dispatch(&mut self, t: ThreadId, hw: HwId) {
         let cost = self.dispatch_cost(t, hw);
+        self.dispatch_paying(t, hw, cost);
+    }
+
+    /// [`Sim::dispatch`] with its cost already known.
+    fn dispatch_paying(&mut self, t: ThreadId, hw: HwId, cost: SimDuration) {
         if self.switches(t, hw) {
             self.out.context_switches += 1;
         }

@@ -170,6 +170,13 @@ impl PhaseIndex {
         let x = from.0 % self.period;
         let b0 = self.bucket(x);
         let mut best = self.best_in(b0, from.0, x);
+        // Every waiter of another bucket times out at least `b0_end - x` after `from` (its
+        // phase is past b0's, or before x and so a period later); a waiter of b0 that times
+        // out sooner wins, and the next bucket need not be found.
+        let b0_end = ((b0 as u64 + 1) << self.shift).min(self.period);
+        if best.is_some_and(|(at, _)| at - from.0 < b0_end - x) {
+            return best.map(|(at, t)| (SimTime(at), t));
+        }
         if let Some(b1) = self.next_bucket(b0) {
             let other = self.best_in(b1, from.0, x);
             best = match (best, other) {

@@ -52,6 +52,7 @@ impl Dist {
 
     /// One draw. Fixed durations do not touch the stream, so adding a distribution to one
     /// step does not change the draws of the others.
+    #[inline(always)]
     pub fn sample(&self, rng: &mut Stream) -> SimDuration {
         let ns = match *self {
             Dist::Fixed(d) => return d,
@@ -229,19 +230,10 @@ impl Cursor {
             }
             let instr = *program.instrs.get(self.pc as usize)?;
             self.pc += 1;
-            match instr {
-                Instr::Cpu { work, gil } => {
-                    return Some(Step::Cpu {
-                        work: work.sample(&mut self.rng),
-                        gil,
-                    })
-                }
-                Instr::Io { time, blocking } => {
-                    return Some(Step::Io {
-                        time: time.sample(&mut self.rng),
-                        blocking,
-                    })
-                }
+            // One draw site for both kinds of step, so that the draw is inlined once.
+            let (dist, cpu, flag) = match instr {
+                Instr::Cpu { work, gil } => (work, true, gil),
+                Instr::Io { time, blocking } => (time, false, blocking),
                 Instr::Repeat { count, end } => {
                     // The model guarantees depth ≤ MAX_REPEAT_DEPTH and a non-empty body.
                     self.frames[self.depth as usize] = Frame {
@@ -250,8 +242,18 @@ impl Cursor {
                         remaining: count,
                     };
                     self.depth += 1;
+                    continue;
                 }
-            }
+            };
+            let d = dist.sample(&mut self.rng);
+            return Some(if cpu {
+                Step::Cpu { work: d, gil: flag }
+            } else {
+                Step::Io {
+                    time: d,
+                    blocking: flag,
+                }
+            });
         }
     }
 }
