@@ -289,21 +289,23 @@ impl Sim<'_> {
         if let Some(rate) = self.fixed_rate {
             // Only work that just started needs timing, in hardware-thread order as the
             // scan below would time it (equal due times pop in the order scheduled).
-            let mut started = std::mem::take(&mut self.started);
-            if started.len() > 1 {
+            if self.started.len() > 1 {
+                let mut started = std::mem::take(&mut self.started);
                 started.sort_unstable_by_key(|&t| match self.threads[t as usize].phase {
                     Phase::Running(hw) => hw,
                     _ => HwId::MAX,
                 });
+                self.started = started;
             }
-            for &t in &started {
+            // By index: `time_work` does not touch the list.
+            for i in 0..self.started.len() {
+                let t = self.started[i];
                 let th = &self.threads[t as usize];
                 if th.computing && th.rate != rate {
                     self.time_work(t, rate);
                 }
             }
-            started.clear();
-            self.started = started;
+            self.started.clear();
             return;
         }
         for hw in 0..self.hw.len() as HwId {
