@@ -33,6 +33,9 @@ impl Sim<'_> {
     /// while a context switch onto its hardware thread is paid. Dispatched at once, it
     /// keeps its previous state until it starts its next one at this same instant (a
     /// zero-length `runnable` segment adds nothing to the totals or the trace).
+    // Inlined at every call: each call's register saves and restores were ~20 % of its
+    // instructions (callgrind, docs/performance.md section 6).
+    #[inline(always)]
     pub(super) fn make_runnable(&mut self, t: ThreadId) {
         self.threads[t as usize].phase = Phase::Runnable;
         match self.pick_idle_hw(t) {
@@ -100,6 +103,9 @@ impl Sim<'_> {
     }
 
     /// [`Sim::dispatch`] with its cost already known.
+    // Inlined at every call: each call's register saves and restores were ~20 % of its
+    // instructions (callgrind, docs/performance.md section 6).
+    #[inline(always)]
     fn dispatch_paying(&mut self, t: ThreadId, hw: HwId, cost: SimDuration) {
         if self.switches(t, hw) {
             self.out.context_switches += 1;
@@ -143,6 +149,9 @@ impl Sim<'_> {
     }
 
     /// Frees the thread's hardware thread (settling its work) without refilling it.
+    // Inlined at every call: each call's register saves and restores were ~20 % of its
+    // instructions (callgrind, docs/performance.md section 6).
+    #[inline(always)]
     fn vacate(&mut self, t: ThreadId) -> Option<HwId> {
         let hw = match self.threads[t as usize].phase {
             Phase::Running(hw) | Phase::Switching(hw) => hw,
