@@ -68,11 +68,13 @@ impl Dist {
 /// `f64::round` (a libm call on baseline x86-64, and this is on every draw).
 fn round_ns(x: f64) -> u64 {
     let x = x.max(0.0).min(u64::MAX as f64 / 4.0);
-    // Below 2^62 after the clamp: through `i64`, one instruction per conversion on
-    // baseline x86-64 (`u64`'s take six).
-    let n = x as i64;
-    // Exact: below 2^52 the fraction is representable, above it x is a whole number.
-    (n + i64::from(x - n as f64 >= 0.5)) as u64
+    // Half away from zero is the truncation of x plus the double just below one half:
+    // exact for every x ≥ 0 (x + 0.5 would round 0.49999999999999994 and large odd whole
+    // numbers up). One add and one conversion: the draw's result is on the burst's critical
+    // path, and the truncate-convert-back-compare it replaced was ~5 % of the wall time in
+    // `perf`. Below 2^62 after the clamp, so through `i64` (one instruction; `u64`'s take
+    // six on baseline x86-64).
+    (x + 0.499_999_999_999_999_94) as i64 as u64
 }
 
 /// One instruction of a program.
@@ -303,6 +305,28 @@ mod tests {
                 x.max(0.0).round().min(u64::MAX as f64 / 4.0) as u64
             };
             assert_eq!(round_ns(x), want, "{x}");
+        }
+        // Every quarter up to 2^17 and its neighbours, and a spread over all magnitudes.
+        let want = |x: f64| x.round().min(u64::MAX as f64 / 4.0) as u64;
+        let mut xs: Vec<f64> = Vec::new();
+        for k in 0..(1u64 << 19) {
+            let q = k as f64 / 4.0;
+            for d in -2i64..=2 {
+                xs.push(f64::from_bits((q.to_bits() as i64 + d).max(0) as u64));
+            }
+        }
+        let mut z = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            z ^= z << 13;
+            z ^= z >> 7;
+            z ^= z << 17;
+            // A random mantissa at a random magnitude from 2^-20 to 2^65.
+            let exponent = 1003 + (z >> 56) % 86;
+            let x = f64::from_bits(exponent << 52 | (z & ((1 << 52) - 1)));
+            xs.extend([x, x.floor() + 0.5, x.floor()]);
+        }
+        for x in xs {
+            assert_eq!(round_ns(x), want(x), "{x:e}");
         }
     }
 
