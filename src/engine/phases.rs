@@ -189,8 +189,17 @@ impl PhaseIndex {
     }
 
     /// The earliest timeout ≥ `from` among the waiters of bucket `b`.
+    ///
+    /// With more than one waiter in the bucket, a waiter that reaches the earliest time any
+    /// phase of the bucket could give is the answer (those before it in the list were later),
+    /// and the scan stops there. Threads that start waiting at the same instant share a
+    /// phase, and at the start of a run that is the first phase of a bucket: without the
+    /// stop, the queries of those first waits scanned all of them — quadratic in the thread
+    /// count (4.5 M instructions for 1024 threads, ~450 M for 10,000).
+    #[inline(always)]
     fn best_in(&self, b: usize, from: u64, x: u64) -> Option<(u64, u32)> {
         let mut best: Option<(u64, u32)> = None;
+        let mut floor = None;
         let mut t = self.ends[b].head;
         while t != NONE {
             let node = &self.nodes[t as usize];
@@ -207,8 +216,28 @@ impl PhaseIndex {
                 best = Some((at, t));
             }
             t = node.next;
+            if t != NONE
+                && best.map(|(a, _)| a)
+                    == Some(*floor.get_or_insert_with(|| self.floor(b, from, x)))
+            {
+                break;
+            }
         }
         best
+    }
+
+    /// The earliest timeout ≥ `from` that a phase of bucket `b` could give.
+    #[inline(never)]
+    fn floor(&self, b: usize, from: u64, x: u64) -> u64 {
+        let start = (b as u64) << self.shift;
+        let end = ((b as u64 + 1) << self.shift).min(self.period);
+        from + if start >= x {
+            start - x
+        } else if x < end {
+            0
+        } else {
+            start + self.period - x
+        }
     }
 
     /// The next non-empty bucket after `b` going round the circle, `b` itself excluded.
@@ -264,6 +293,24 @@ mod tests {
         assert_eq!(ix.earliest(SimTime(351)), Some((SimTime(450), 3)));
         ix.remove(3);
         assert_eq!(ix.earliest(SimTime(0)), None);
+    }
+
+    #[test]
+    fn waiters_that_start_together_time_out_together_first_come_first() {
+        let period = 5_000_000;
+        let mut ix = PhaseIndex::new(period);
+        for t in 0..1000 {
+            ix.insert(t, SimTime(0));
+        }
+        assert_eq!(ix.earliest(SimTime(0)), Some((SimTime(period), 0)));
+        assert_eq!(ix.earliest(SimTime(7)), Some((SimTime(period), 0)));
+        ix.remove(0);
+        ix.insert(0, SimTime(3));
+        assert_eq!(ix.earliest(SimTime(7)), Some((SimTime(period), 1)));
+        assert_eq!(
+            ix.earliest(SimTime(period + 1)),
+            Some((SimTime(period + 3), 0))
+        );
     }
 
     proptest! {
