@@ -286,11 +286,19 @@ impl Sim<'_> {
     }
 
     /// Notes that `t` started computing at this instant (it needs timing).
+    ///
+    /// With a fixed speed and nobody else left to resume at this instant, `t` is timed at
+    /// once: the instant's re-timing would come next and time only it, so the events are
+    /// scheduled in the same order (the usual case: one thread takes the GIL and computes).
     pub(super) fn started_work(&mut self, t: ThreadId) {
-        self.rates_dirty = true;
-        if self.fixed_rate.is_some() {
+        if let Some(rate) = self.fixed_rate {
+            if self.to_resume.is_empty() && self.started.is_empty() {
+                self.time_work(t, rate);
+                return;
+            }
             self.started.push(t);
         }
+        self.rates_dirty = true;
     }
 
     /// Re-times every computing thread whose speed changed (or that just started).
