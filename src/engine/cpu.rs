@@ -252,7 +252,8 @@ impl Sim<'_> {
     pub(super) fn settle_work(&mut self, t: ThreadId) {
         let now = self.now;
         let th = &mut self.threads[t as usize];
-        if !th.computing {
+        // Nothing to settle twice at one instant (and adding the zero would change nothing).
+        if !th.computing || th.last_update == now {
             return;
         }
         let done = (now - th.last_update).as_nanos_f64() * th.rate;
