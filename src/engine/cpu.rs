@@ -33,8 +33,7 @@ impl Sim<'_> {
     /// while a context switch onto its hardware thread is paid. Dispatched at once, it
     /// keeps its previous state until it starts its next one at this same instant (a
     /// zero-length `runnable` segment adds nothing to the totals or the trace).
-    // Inlined at every call: each call's register saves and restores were ~20 % of its
-    // instructions (callgrind, docs/performance.md section 6).
+    // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     pub(super) fn make_runnable(&mut self, t: ThreadId) {
         self.threads[t as usize].phase = Phase::Runnable;
@@ -103,8 +102,7 @@ impl Sim<'_> {
     }
 
     /// [`Sim::dispatch`] with its cost already known.
-    // Inlined at every call: each call's register saves and restores were ~20 % of its
-    // instructions (callgrind, docs/performance.md section 6).
+    // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     fn dispatch_paying(&mut self, t: ThreadId, hw: HwId, cost: SimDuration) {
         if self.switches(t, hw) {
@@ -149,8 +147,7 @@ impl Sim<'_> {
     }
 
     /// Frees the thread's hardware thread (settling its work) without refilling it.
-    // Inlined at every call: each call's register saves and restores were ~20 % of its
-    // instructions (callgrind, docs/performance.md section 6).
+    // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     fn vacate(&mut self, t: ThreadId) -> Option<HwId> {
         let hw = match self.threads[t as usize].phase {

@@ -173,8 +173,7 @@ impl Sim<'_> {
         self.unlock(t);
     }
 
-    // Inlined at every call: each call's register saves and restores were ~20 % of its
-    // instructions (callgrind, docs/performance.md section 6).
+    // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     fn unlock(&mut self, t: ThreadId) {
         let now = self.now;
@@ -290,8 +289,7 @@ impl Sim<'_> {
 
     /// Schedules the GIL's timeout event if the next useful timeout is earlier than the
     /// one pending (a later one is found when the pending event fires and looks again).
-    // Inlined at every call: each call's register saves and restores were ~20 % of its
-    // instructions (callgrind, docs/performance.md section 6).
+    // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     fn rearm_gil_timer(&mut self, process: u32) {
         let known = self.processes[process as usize].gil.known_next.take();

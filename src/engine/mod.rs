@@ -637,6 +637,7 @@ impl<'a> Sim<'a> {
         epoch
     }
 
+    /// Schedules `event` `after` from now (inlined, like [`EventQueue::push`]).
     #[inline(always)]
     fn schedule(&mut self, after: SimDuration, event: Event) {
         self.events.push(self.now + after, event);
