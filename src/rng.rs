@@ -87,7 +87,7 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!((mean - 1.0).abs() < 0.01, "{mean}");
         assert!((var - 1.0).abs() < 0.03, "{var}");
-        // P(X > 3) = e^-3 ≈ 4.98 %: beyond the ziggurat's fast layers, where its slow paths draw.
+        // P(X > 3) = e^-3 ≈ 4.98 %: the shape of the tail, not only the first two moments.
         let tail = xs.iter().filter(|&&x| x > 3.0).count() as f64 / n as f64;
         assert!((tail - (-3.0f64).exp()).abs() < 0.002, "{tail}");
     }

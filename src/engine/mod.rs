@@ -179,7 +179,7 @@ enum Event {
 enum Item {
     /// A task instance (ThreadPoolExecutor work item), by index: a job has at most
     /// [`crate::model::MAX_TASKS`] tasks, so 32 bits hold it — and an [`Event`] carrying an
-    /// item stays 16 bytes, passed in registers rather than through memory.
+    /// item is 12 bytes rather than 24 (docs/performance.md §6).
     Task(u32),
     /// A Pool chunk.
     Chunk(u32),

@@ -93,6 +93,11 @@ impl PhaseIndex {
         (phase >> self.shift) as usize
     }
 
+    /// Just past the last phase of bucket `b` (the last bucket ends at the period).
+    fn bucket_end(&self, b: usize) -> u64 {
+        ((b as u64 + 1) << self.shift).min(self.period)
+    }
+
     fn mark(&mut self, b: usize, on: bool) {
         if on {
             self.bits[b / 64] |= 1 << (b % 64);
@@ -174,11 +179,10 @@ impl PhaseIndex {
         let x = from.0 % self.period;
         let b0 = self.bucket(x);
         let mut best = self.best_in(b0, from.0, x);
-        // Every waiter of another bucket times out at least `b0_end - x` after `from` (its
+        // Every waiter of another bucket times out at least `bucket_end(b0) - x` after `from` (its
         // phase is past b0's, or before x and so a period later); a waiter of b0 that times
         // out sooner wins, and the next bucket need not be found.
-        let b0_end = ((b0 as u64 + 1) << self.shift).min(self.period);
-        if best.is_some_and(|(at, _)| at - from.0 < b0_end - x) {
+        if best.is_some_and(|(at, _)| at - from.0 < self.bucket_end(b0) - x) {
             return best.map(|(at, t)| (SimTime(at), t));
         }
         if let Some(b1) = self.next_bucket(b0) {
@@ -234,10 +238,9 @@ impl PhaseIndex {
     #[inline(never)]
     fn floor(&self, b: usize, from: u64, x: u64) -> u64 {
         let start = (b as u64) << self.shift;
-        let end = ((b as u64 + 1) << self.shift).min(self.period);
         from + if start >= x {
             start - x
-        } else if x < end {
+        } else if x < self.bucket_end(b) {
             0
         } else {
             start + self.period - x

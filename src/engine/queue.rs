@@ -32,10 +32,6 @@ impl Key {
         (self.0 >> 64) as u64
     }
 
-    fn tag(self) -> u64 {
-        self.0 as u64
-    }
-
     fn slot(self) -> usize {
         self.0 as u32 as usize
     }
@@ -169,10 +165,7 @@ impl<E: Copy> EventQueue<E> {
     fn renumber(&mut self) {
         self.heap.sort_unstable();
         for (seq, k) in self.heap.iter_mut().enumerate() {
-            *k = Key::new(
-                k.time(),
-                ((seq as u64) << 32) | (k.tag() & u64::from(u32::MAX)),
-            );
+            *k = Key::new(k.time(), ((seq as u64) << 32) | k.slot() as u64);
         }
         self.seq = self.heap.len() as u32;
     }
