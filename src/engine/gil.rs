@@ -11,8 +11,16 @@
 //!   request and signals `switch_cond`.
 //! - The holder, running Python code, sees the drop request at once (`eval_breaker`) and
 //!   drops the GIL.
-//! - `drop_gil`: unlocks and signals `gil->cond`, waking one waiter (the longest waiting),
-//!   which pays `wakeup` and must get a core before it can take the GIL. If a drop request
+//! - `drop_gil`: unlocks and signals `gil->cond`, waking one waiter, which pays `wakeup`
+//!   and must get a core before it can take the GIL. The one woken is the waiter longest
+//!   in its *current* timed wait: every timeout re-enters `COND_TIMED_WAIT`, and glibc's
+//!   condition variable wakes the oldest waiters first, so a waiter that has just timed
+//!   out — the one whose timeout asked for this drop — is the newest. With equal periods
+//!   that is the waiter whose next timeout comes first, which the [`PhaseIndex`] answers.
+//!   (Signalling the longest in `take_gil` instead woke the requester, which lost the free
+//!   GIL to the next waiter's timeout while it woke and queued again behind it: with three
+//!   CPU-bound threads one of them went seconds without running, where CPython 3.11 gives
+//!   each of three or four spinning threads some of every 50 ms.) If a drop request
 //!   is pending and nobody has taken the GIL since, the releasing thread resets the request
 //!   and waits on `switch_cond` until another thread has taken the GIL (forced switching):
 //!   it cannot take the GIL straight back. This also applies to a release for I/O.
@@ -39,8 +47,6 @@
 //! strictly before the first timeout that could act: its release re-arms it (and so does
 //! anything that changes its pending work).
 
-use std::collections::VecDeque;
-
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{GilEventKind, State};
 
@@ -56,9 +62,7 @@ pub(super) struct Gil {
     pub last_holder: Option<ThreadId>,
     pub switch_number: u64,
     pub drop_request: bool,
-    /// Threads in the timed wait, longest first.
-    pub waiters: VecDeque<ThreadId>,
-    /// The same threads by the phase of their timeouts.
+    /// The threads in the timed wait, by the phase of their timeouts.
     pub index: PhaseIndex,
     /// When the GIL was last taken.
     pub last_take: SimTime,
@@ -85,7 +89,6 @@ impl Gil {
             last_holder: None,
             switch_number: 0,
             drop_request: false,
-            waiters: VecDeque::new(),
             index: PhaseIndex::new(period.as_nanos()),
             last_take: SimTime::ZERO,
             timer_at: None,
@@ -182,7 +185,9 @@ impl Sim<'_> {
         g.locked = false;
         g.holder = None;
         g.held_total += now - g.taken_at;
-        let signalled = g.waiters.pop_front();
+        // The waiter longest in its current timed wait: the one whose next timeout is
+        // first (module doc).
+        let signalled = g.index.earliest(now).map(|(_, w)| w);
         if let Some(w) = signalled {
             g.index.remove(w);
         }
@@ -232,7 +237,6 @@ impl Sim<'_> {
         self.leave_core(t);
         let now = self.now;
         let g = self.gil_of(t);
-        g.waiters.push_back(t);
         g.index.insert(t, now);
         self.threads[t as usize].phase = Phase::Blocked(Block::Gil);
         self.set_state(t, State::GilWait);
@@ -355,17 +359,20 @@ impl Sim<'_> {
 
     /// Waiter `t`'s interval ran out (and it has woken up), and it has something to do.
     fn gil_timeout(&mut self, t: ThreadId) {
+        let now = self.now;
         let g = self.gil_of(t);
         if !g.locked {
             // The loop condition `while (locked)` fails: the waiter runs and takes it.
-            g.waiters.retain(|&w| w != t);
             g.index.remove(t);
             self.bump(t);
             self.make_runnable(t);
             return;
         }
-        // Held, and not taken since this waiter's previous timeout: ask for it.
+        // Held, and not taken since this waiter's previous timeout: ask for it, and wait
+        // again — from now on (same grid), so that a release at this instant signals an
+        // older wait than this one.
         g.drop_request = true;
+        g.index.restart(t, now);
         let holder = g.holder;
         self.out.drop_requests += 1;
         let process = self.threads[t as usize].process;

@@ -171,6 +171,38 @@ impl PhaseIndex {
         self.len -= 1;
     }
 
+    /// Thread `t` (in the index) waits again from `now`, one of its own timeouts: the same
+    /// phase, so it stays in its bucket, moved to the back (it is now the newest there).
+    pub fn restart(&mut self, t: u32, now: SimTime) {
+        let i = t as usize;
+        debug_assert_eq!(
+            now.0 % self.period,
+            self.nodes[i].phase,
+            "not on the waiter's grid"
+        );
+        let Node {
+            next, prev, phase, ..
+        } = self.nodes[i];
+        self.nodes[i].since = now.0;
+        if next == NONE {
+            return; // already the last of its bucket
+        }
+        let b = self.bucket(phase);
+        // Unlink (it has a successor, so it is not the tail) …
+        if prev == NONE {
+            self.ends[b].head = next;
+        } else {
+            self.nodes[prev as usize].next = next;
+        }
+        self.nodes[next as usize].prev = prev;
+        // … and append.
+        let tail = self.ends[b].tail;
+        self.nodes[tail as usize].next = t;
+        self.nodes[i].prev = tail;
+        self.nodes[i].next = NONE;
+        self.ends[b].tail = t;
+    }
+
     /// The first timeout at or after `from` over all waiters, and whose it is.
     pub fn earliest(&self, from: SimTime) -> Option<(SimTime, u32)> {
         if self.len == 0 {
@@ -324,18 +356,26 @@ mod tests {
         #[test]
         fn matches_the_definition(
             period in prop_oneof![1u64..5_000, 1_000_000u64..20_000_000],
-            ops in proptest::collection::vec((0u32..40, 0u64..20_000, any::<bool>()), 1..120),
+            ops in proptest::collection::vec((0u32..40, 0u64..20_000, 0u8..3), 1..120),
             probes in proptest::collection::vec(0u64..30_000, 1..20),
         ) {
             let mut ix = PhaseIndex::new(period);
             // (thread, since), in insertion order.
             let mut waiters: Vec<(u32, u64)> = Vec::new();
             let mut now = 0u64;
-            for (t, dt, add) in ops {
+            for (t, dt, op) in ops {
+                let (add, restart) = (op == 0, op == 2);
                 let scale = period / 1000 + 1;
                 now += dt % 500 * scale;
                 if let Some(pos) = waiters.iter().position(|w| w.0 == t) {
-                    if !add {
+                    if restart {
+                        // At the waiter's next timeout, it waits again (the newest).
+                        let s = waiters[pos].1;
+                        now = if now <= s { s + period } else { s + (now - s).div_ceil(period) * period };
+                        waiters.remove(pos);
+                        waiters.push((t, now));
+                        ix.restart(t, SimTime(now));
+                    } else if !add {
                         waiters.remove(pos);
                         ix.remove(t);
                     }
