@@ -15,6 +15,8 @@
 //! O(1), a query scans the bucket holding `X`'s phase and the next non-empty one (about
 //! one waiter each for a thousand waiters). Ties go to the waiter that started first.
 
+use std::cell::Cell;
+
 use crate::time::SimTime;
 
 /// Most buckets on the phase circle.
@@ -64,6 +66,17 @@ pub struct PhaseIndex {
     /// Per thread id (allocated on demand).
     nodes: Vec<Node>,
     len: usize,
+    /// The last query's answer, kept while it stays right for a later query (see
+    /// [`PhaseIndex::earliest`]).
+    last: Cell<Option<Answer>>,
+}
+
+/// A query from `from` found `t` timing out at `at`.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    from: u64,
+    at: u64,
+    t: u32,
 }
 
 impl PhaseIndex {
@@ -80,6 +93,7 @@ impl PhaseIndex {
             summary: 0,
             nodes: Vec::new(),
             len: 0,
+            last: Cell::new(None),
         }
     }
 
@@ -166,6 +180,14 @@ impl PhaseIndex {
         }
         self.ends[b].tail = t;
         self.len += 1;
+        // Its first timeout, a period from now, could come before the kept answer's.
+        if self
+            .last
+            .get()
+            .is_some_and(|a| since.0 + self.period < a.at)
+        {
+            self.last.set(None);
+        }
     }
 
     /// Removes thread `t` (which must be in the index).
@@ -190,6 +212,14 @@ impl PhaseIndex {
             self.mark(b, false);
         }
         self.len -= 1;
+        self.forget(t);
+    }
+
+    /// Drops the kept answer if it is `t`'s.
+    fn forget(&self, t: u32) {
+        if self.last.get().is_some_and(|a| a.t == t) {
+            self.last.set(None);
+        }
     }
 
     /// Thread `t` (in the index) waits again from `now`, one of its own timeouts: the same
@@ -205,6 +235,9 @@ impl PhaseIndex {
             next, prev, phase, ..
         } = self.nodes[i];
         self.nodes[i].since = now.0;
+        // Its own answer changes (its start is not a timeout); another waiter's does not:
+        // this one only becomes the last to win a tie.
+        self.forget(t);
         if next == NONE {
             return; // already the last of its bucket
         }
@@ -225,10 +258,32 @@ impl PhaseIndex {
     }
 
     /// The first timeout at or after `from` over all waiters, and whose it is.
+    ///
+    /// The answer is kept: it is still the answer for any later `from` up to its time while
+    /// it stays in the index, since no other waiter times out in between and one that
+    /// joins later times out a full period after it joins ([`PhaseIndex::insert`] drops the
+    /// answer when that is sooner). The GIL's timer event asks again at the time its
+    /// arming found, and gets it back without a scan.
     pub fn earliest(&self, from: SimTime) -> Option<(SimTime, u32)> {
         if self.len == 0 {
             return None;
         }
+        if let Some(a) = self.last.get() {
+            if a.from <= from.0 && from.0 <= a.at {
+                return Some((SimTime(a.at), a.t));
+            }
+        }
+        let best = self.scan(from);
+        self.last.set(best.map(|(at, t)| Answer {
+            from: from.0,
+            at: at.0,
+            t,
+        }));
+        best
+    }
+
+    /// [`PhaseIndex::earliest`] without the kept answer.
+    fn scan(&self, from: SimTime) -> Option<(SimTime, u32)> {
         let x = self.phase_of(from.0);
         let b0 = self.bucket(x);
         let mut best = self.best_in(b0, from.0, x);
@@ -385,6 +440,19 @@ mod tests {
     }
 
     #[test]
+    fn a_waiter_that_joins_after_a_query_ahead_can_time_out_first() {
+        let mut ix = PhaseIndex::new(100);
+        // 1 times out at 100, 200, 300, …
+        ix.insert(1, SimTime(0));
+        // The GIL's timer asks ahead: the first timeout from 210 is 1's, at 300.
+        assert_eq!(ix.earliest(SimTime(210)), Some((SimTime(300), 1)));
+        // A waiter that joins at 150 times out at 250: before it.
+        ix.insert(2, SimTime(150));
+        assert_eq!(ix.earliest(SimTime(210)), Some((SimTime(250), 2)));
+        assert_eq!(ix.earliest(SimTime(260)), Some((SimTime(300), 1)));
+    }
+
+    #[test]
     fn a_waiters_own_start_is_not_a_timeout() {
         let mut ix = PhaseIndex::new(100);
         ix.insert(3, SimTime(250));
@@ -413,6 +481,53 @@ mod tests {
     }
 
     proptest! {
+        /// The engine's pattern: time only goes forward, queries now and up to two periods
+        /// ahead between joins, leaves and restarts — the kept answer is used and must stay
+        /// right.
+        #[test]
+        fn kept_answers_match_the_definition(
+            period in prop_oneof![1u64..50, 1_000u64..6_000],
+            ops in proptest::collection::vec((0u8..5, 0u32..12, 0u64..4_000), 1..200),
+        ) {
+            let mut ix = PhaseIndex::new(period);
+            let mut waiters: Vec<(u32, u64)> = Vec::new();
+            let mut now = 0u64;
+            for (kind, t, x) in ops {
+                let pos = waiters.iter().position(|w| w.0 == t);
+                match (kind, pos) {
+                    (0, None) => {
+                        waiters.push((t, now));
+                        ix.insert(t, SimTime(now));
+                    }
+                    (1, Some(p)) => {
+                        waiters.remove(p);
+                        ix.remove(t);
+                    }
+                    (2, Some(p)) => {
+                        let s = waiters[p].1;
+                        now = if now <= s { s + period } else { s + (now - s).div_ceil(period) * period };
+                        waiters.remove(p);
+                        waiters.push((t, now));
+                        ix.restart(t, SimTime(now));
+                    }
+                    (3, _) => now += x % (period / 2 + 2),
+                    _ => {
+                        let from = now + [0, x % (2 * period), x % 7][t as usize % 3];
+                        let got = ix.earliest(SimTime(from)).map(|(at, t)| (at.0, t));
+                        let want = brute(&waiters, period, from);
+                        prop_assert_eq!(got.map(|g| g.0), want.map(|w| w.0));
+                        if let (Some(g), Some(w)) = (got, want) {
+                            let first = waiters.iter().find(|x| {
+                                let k = if from <= x.1 + period { 1 } else { (from - x.1).div_ceil(period) };
+                                x.1 + k * period == w.0
+                            });
+                            prop_assert_eq!(Some(g.1), first.map(|x| x.0));
+                        }
+                    }
+                }
+            }
+        }
+
         #[test]
         fn matches_the_definition(
             period in prop_oneof![1u64..5_000, 1_000_000u64..20_000_000],
