@@ -385,19 +385,40 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The definition: each waiter's grid s + kP (k ≥ 1), the first point ≥ from.
+    /// A waiter's first timeout at or after `from`: its grid s + kP, k ≥ 1.
+    fn next_at(s: u64, period: u64, from: u64) -> u64 {
+        let k = if from <= s + period {
+            1
+        } else {
+            (from - s).div_ceil(period)
+        };
+        s + k * period
+    }
+
+    /// The definition: each waiter's first timeout at or after `from`, the earliest.
     fn brute(waiters: &[(u32, u64)], period: u64, from: u64) -> Option<(u64, u32)> {
         waiters
             .iter()
-            .map(|&(t, s)| {
-                let k = if from <= s + period {
-                    1
-                } else {
-                    (from - s).div_ceil(period)
-                };
-                (s + k * period, t)
-            })
+            .map(|&(t, s)| (next_at(s, period, from), t))
             .min_by_key(|&(at, _)| at)
+    }
+
+    /// The index answers a query from `from` as the definition does: the same time and, on
+    /// a tie, the waiter that started first (`waiters` is in the order they started).
+    fn check(
+        ix: &PhaseIndex,
+        waiters: &[(u32, u64)],
+        period: u64,
+        from: u64,
+    ) -> Result<(), TestCaseError> {
+        let got = ix.earliest(SimTime(from)).map(|(at, t)| (at.0, t));
+        let want = brute(waiters, period, from);
+        prop_assert_eq!(got.map(|g| g.0), want.map(|w| w.0));
+        if let (Some(g), Some(w)) = (got, want) {
+            let first = waiters.iter().find(|x| next_at(x.1, period, from) == w.0);
+            prop_assert_eq!(Some(g.1), first.map(|x| x.0));
+        }
+        Ok(())
     }
 
     #[test]
@@ -504,8 +525,7 @@ mod tests {
                         ix.remove(t);
                     }
                     (2, Some(p)) => {
-                        let s = waiters[p].1;
-                        now = if now <= s { s + period } else { s + (now - s).div_ceil(period) * period };
+                        now = next_at(waiters[p].1, period, now);
                         waiters.remove(p);
                         waiters.push((t, now));
                         ix.restart(t, SimTime(now));
@@ -513,16 +533,7 @@ mod tests {
                     (3, _) => now += x % (period / 2 + 2),
                     _ => {
                         let from = now + [0, x % (2 * period), x % 7][t as usize % 3];
-                        let got = ix.earliest(SimTime(from)).map(|(at, t)| (at.0, t));
-                        let want = brute(&waiters, period, from);
-                        prop_assert_eq!(got.map(|g| g.0), want.map(|w| w.0));
-                        if let (Some(g), Some(w)) = (got, want) {
-                            let first = waiters.iter().find(|x| {
-                                let k = if from <= x.1 + period { 1 } else { (from - x.1).div_ceil(period) };
-                                x.1 + k * period == w.0
-                            });
-                            prop_assert_eq!(Some(g.1), first.map(|x| x.0));
-                        }
+                        check(&ix, &waiters, period, from)?;
                     }
                 }
             }
@@ -545,8 +556,7 @@ mod tests {
                 if let Some(pos) = waiters.iter().position(|w| w.0 == t) {
                     if restart {
                         // At the waiter's next timeout, it waits again (the newest).
-                        let s = waiters[pos].1;
-                        now = if now <= s { s + period } else { s + (now - s).div_ceil(period) * period };
+                        now = next_at(waiters[pos].1, period, now);
                         waiters.remove(pos);
                         waiters.push((t, now));
                         ix.restart(t, SimTime(now));
@@ -560,18 +570,7 @@ mod tests {
                 }
                 prop_assert_eq!(ix.len(), waiters.len());
                 for &p in &probes {
-                    let from = now + p * scale;
-                    let got = ix.earliest(SimTime(from)).map(|(at, t)| (at.0, t));
-                    let want = brute(&waiters, period, from);
-                    // Same time; on a tie, the waiter that started first.
-                    prop_assert_eq!(got.map(|g| g.0), want.map(|w| w.0));
-                    if let (Some(g), Some(w)) = (got, want) {
-                        let first = waiters.iter().find(|x| {
-                            let k = if from <= x.1 + period { 1 } else { (from - x.1).div_ceil(period) };
-                            x.1 + k * period == w.0
-                        });
-                        prop_assert_eq!(Some(g.1), first.map(|x| x.0));
-                    }
+                    check(&ix, &waiters, period, now + p * scale)?;
                 }
             }
         }
