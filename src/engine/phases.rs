@@ -7,13 +7,16 @@
 //! interval, which made the 1024-thread workload cost ~3·10⁸ events. The engine instead
 //! asks this index for the first grid point at or after a time `X` over all waiters —
 //! `X + ((s − X) mod P)` minimised over `s`, the waiter's own start excluded — and
-//! schedules one event for it.
+//! schedules one event for it. The same query from now names the waiter a GIL release
+//! wakes: the one whose current wait began first is the one whose next timeout is first.
 //!
 //! The index buckets waiters by their phase `s mod P` on a circle of at most [`BUCKETS`]
 //! buckets (a power-of-two width, so a bucket is a shift), each bucket an intrusive list
 //! in insertion order, with a two-level bitmap of non-empty buckets: insert and remove are
 //! O(1), a query scans the bucket holding `X`'s phase and the next non-empty one (about
-//! one waiter each for a thousand waiters). Ties go to the waiter that started first.
+//! one waiter each for a thousand waiters). Ties go to the waiter that started first; a
+//! waiter that restarts its wait at one of its timeouts ([`PhaseIndex::restart`]) counts
+//! as starting then.
 
 use std::cell::Cell;
 
