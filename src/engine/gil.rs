@@ -13,14 +13,17 @@
 //!   drops the GIL.
 //! - `drop_gil`: unlocks and signals `gil->cond`, waking one waiter, which pays `wakeup`
 //!   and must get a core before it can take the GIL. The one woken is the waiter longest
-//!   in its *current* timed wait: every timeout re-enters `COND_TIMED_WAIT`, and glibc's
-//!   condition variable wakes the oldest waiters first, so a waiter that has just timed
-//!   out — the one whose timeout asked for this drop — is the newest. With equal periods
-//!   that is the waiter whose next timeout comes first, which the [`PhaseIndex`] answers.
-//!   (Signalling the longest in `take_gil` instead woke the requester, which lost the free
-//!   GIL to the next waiter's timeout while it woke and queued again behind it: with three
-//!   CPU-bound threads one of them went seconds without running, where CPython 3.11 gives
-//!   each of three or four spinning threads some of every 50 ms.) If a drop request
+//!   in its *current* timed wait — every timeout re-enters `COND_TIMED_WAIT`, so a waiter
+//!   whose timeout has just asked for this drop is the newest — which, with equal periods,
+//!   is the waiter whose next timeout comes first (the [`PhaseIndex`] answers it). That is
+//!   a modelling choice, not CPython's exact order: the condition variable's wake order is
+//!   the OS's, and measured here the requester often catches the signal itself (it is
+//!   still awake). It was chosen for what it produces with the model's deterministic
+//!   timing: CPU-bound threads take turns, as they do in CPython 3.11 here (every one of
+//!   three or four spinning threads runs in every 50 ms). Waking the longest in `take_gil`
+//!   — usually the requester, made to pay a wake-up — let the next waiter's timeout take
+//!   the free GIL first, interval after interval: one of three threads went seconds
+//!   without running. (docs/decisions.md has both sides' measurements.) If a drop request
 //!   is pending and nobody has taken the GIL since, the releasing thread resets the request
 //!   and waits on `switch_cond` until another thread has taken the GIL (forced switching):
 //!   it cannot take the GIL straight back. This also applies to a release for I/O.
