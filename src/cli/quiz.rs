@@ -57,6 +57,13 @@ pub(super) fn run(args: &QuizArgs) -> Result<(), Error> {
         "\nFastest: {} — {}, {:.2}× the speed of serial. Each row's \"why\" says what held it back.\n",
         best.summary.experiment, best.summary.makespan, best.summary.speedup
     ));
+    if let Some((_, second, gap)) = report::table::near_tie(&results) {
+        out.push_str(&format!(
+            "{} is only {:.1} % behind: a tie as far as the model can tell, so either answer counts.\n",
+            report::table::row_label(&results, second),
+            gap * 100.0
+        ));
+    }
     let dir = args
         .out
         .clone()

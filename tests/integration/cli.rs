@@ -251,3 +251,39 @@ fn every_validation_scenario_checks() {
         gilsim(dir.path()).arg("check").arg(&f).assert().success();
     }
 }
+
+/// Two rows closer than the model's error get a note under the table; rows far apart do not.
+#[test]
+fn a_near_tie_is_called_one() {
+    let dir = tempdir();
+    let scenario = |second_ms: u32| {
+        format!(
+            "name = \"tie\"\n[tasks.t]\nsteps = [{{ cpu = \"100ms\" }}]\n[job]\ntasks = {{ t = 1 }}\n\
+             [tasks.u]\nsteps = [{{ cpu = \"{second_ms}ms\" }}]\n\
+             [[experiment]]\nname = \"a\"\nstrategy = \"serial\"\n\
+             [[experiment]]\nname = \"b\"\nstrategy = \"serial\"\ntasks = {{ u = 1 }}\n"
+        )
+    };
+    let run = |second_ms: u32| {
+        let path = dir.path().join(format!("tie-{second_ms}.toml"));
+        std::fs::write(&path, scenario(second_ms)).unwrap();
+        let out = gilsim(dir.path())
+            .args(["run", "--no-charts", "-q"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let close = run(104);
+    assert!(
+        close.contains("near tie: a (100ms) and b (104ms) are 4.0 % apart"),
+        "{close}"
+    );
+    let apart = run(106);
+    assert!(!apart.contains("near tie"), "{apart}");
+}
