@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use super::{gilsim, repo, tempdir};
+use super::{gilsim, repo, succeeded, tempdir};
 
 #[test]
 fn no_arguments_runs_the_embedded_default_scenario() {
@@ -267,17 +267,13 @@ fn a_near_tie_is_called_one() {
     let run = |second_ms: u32| {
         let path = dir.path().join(format!("tie-{second_ms}.toml"));
         std::fs::write(&path, scenario(second_ms)).unwrap();
-        let out = gilsim(dir.path())
-            .args(["run", "--no-charts", "-q"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        succeeded(
+            gilsim(dir.path())
+                .args(["run", "--no-charts", "-q"])
+                .arg(&path)
+                .output()
+                .unwrap(),
+        )
     };
     let close = run(104);
     assert!(

@@ -34,7 +34,6 @@ pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// A fresh temporary directory.
 /// The stdout of a command that must have succeeded (its stderr is the failure message).
 pub fn succeeded(out: std::process::Output) -> String {
     assert!(
@@ -45,6 +44,7 @@ pub fn succeeded(out: std::process::Output) -> String {
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
+/// A fresh temporary directory.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temporary directory")
 }
