@@ -160,7 +160,7 @@ enum Event {
     ComputeDone { t: ThreadId, epoch: u32 },
     /// A context switch onto a hardware thread finished.
     SwitchDone { t: ThreadId, epoch: u32 },
-    /// A wait (I/O, pipe write) finished.
+    /// A wait (I/O) finished.
     WaitDone { t: ThreadId, epoch: u32 },
     /// A thread woken by another (GIL hand-off, queue put) became runnable.
     Wake { t: ThreadId, epoch: u32 },
@@ -170,8 +170,6 @@ enum Event {
     SliceExpired { hw: HwId, epoch: u32 },
     /// A message arrives in a queue (after pipe latency, or an awaited I/O completes).
     Deliver { q: QueueId, item: Item },
-    /// The message going through a queue's pipe (writer to reader) is through.
-    TransferDone { q: QueueId },
 }
 
 /// What travels through the strategies' queues.
@@ -231,6 +229,11 @@ enum Action {
     StartThread(roles::Spawn, &'static str, u32),
     /// Start a process (with its own GIL) whose main thread runs the role.
     StartProcess(roles::Spawn, &'static str, u32),
+    /// The writer of queue `q`'s message in the pipe has copied it in (engine-internal:
+    /// what a writer does after its copy).
+    PipeWritten(QueueId),
+    /// The reader of queue `q`'s message in the pipe has copied it out (engine-internal).
+    PipeRead(QueueId),
     /// End this thread.
     Exit,
 }
@@ -263,8 +266,13 @@ enum Op {
 /// Linux's pipe capacity (pipe(7): 16 pages, 65,536 bytes). A message up to this size is
 /// copied into the pipe and the writer goes on (it arrives `ipc_latency` later); a larger
 /// one goes through only as fast as a reader takes it out: the writer blocks until a
-/// reader is at the other end, and both are busy for the transfer (`bytes / ipc`). One
-/// message at a time per pipe (Pool's queues hold a lock around each send and receive).
+/// reader is at the other end, then both copy it (`bytes / ipc`), the reader starting
+/// `ipc_latency` later. One message at a time per pipe (Pool's queues hold a lock around
+/// each send and receive).
+///
+/// The copies are CPU work on the copying thread's core, GIL released (`write()` and
+/// `read()` copy between the process and the kernel's pipe buffer on the calling CPU):
+/// a large transfer takes two cores' time, not none.
 pub const PIPE_CAPACITY: u64 = 65_536;
 
 /// Why a blocked thread is blocked.
@@ -401,8 +409,17 @@ struct MsgQueue {
     waiters: VecDeque<ThreadId>,
     /// Writers of messages larger than the pipe, waiting for a reader.
     senders: VecDeque<ThreadId>,
-    /// The message in the pipe: writer, reader and what it carries.
-    transfer: Option<(ThreadId, ThreadId, Item)>,
+    /// The message in the pipe.
+    transfer: Option<Transfer>,
+}
+
+/// A message larger than the pipe, going through it: both ends copy it.
+#[derive(Clone, Copy)]
+struct Transfer {
+    reader: ThreadId,
+    item: Item,
+    written: bool,
+    read: bool,
 }
 
 struct HwThread {
@@ -616,7 +633,6 @@ impl<'a> Sim<'a> {
             Event::GilTimer { process } => self.gil_timer(process),
             Event::SliceExpired { hw, epoch } => self.slice_expired(hw, epoch),
             Event::Deliver { q, item } => self.put(q, item),
-            Event::TransferDone { q } => self.transfer_done(q),
         }
     }
 
@@ -773,8 +789,7 @@ impl<'a> Sim<'a> {
                     }
                     let epoch = self.bump(t);
                     // A thread blocked on I/O is woken by the kernel when it completes: the
-                    // same wake-up as a signalled condition variable (pipe transfers are
-                    // measured end to end and already include theirs).
+                    // same wake-up as a signalled condition variable.
                     let time = if state == State::Io {
                         time + self.owe_wakeup(t)
                     } else {
@@ -825,14 +840,14 @@ impl<'a> Sim<'a> {
                             item,
                             after: self.scenario.python.ipc_latency,
                         });
-                        th.op = if time.is_zero() {
-                            Op::None
-                        } else {
-                            Op::Wait {
-                                time,
-                                state: State::Ipc,
-                            }
-                        };
+                        self.start_copy(t, time);
+                        continue;
+                    }
+                    let mq = &mut self.queues[q as usize];
+                    if mq.transfer.is_none() && mq.senders.is_empty() && !mq.waiters.is_empty() {
+                        // A reader is there: the writer copies at once, on its core.
+                        mq.senders.push_back(t);
+                        self.start_transfer(q);
                         continue;
                     }
                     // write() releases the GIL and blocks on the full pipe.
@@ -893,6 +908,8 @@ impl<'a> Sim<'a> {
                 let new = self.new_process_thread(spawn.role(), name, number);
                 self.make_runnable(new);
             }
+            Action::PipeWritten(q) => self.pipe_written(q),
+            Action::PipeRead(q) => return self.pipe_read(t, q),
             Action::Exit => {
                 if self.threads[t as usize].holds_gil {
                     // A thread's exit drops the GIL without the forced-switch wait
@@ -929,7 +946,8 @@ impl<'a> Sim<'a> {
     }
 
     /// Starts the next message larger than the pipe through queue `q`'s pipe, when the pipe
-    /// is free and both a writer and a reader are there (longest waiting first).
+    /// is free and both a writer and a reader are there (longest waiting first): both copy
+    /// it on a core ([`PIPE_CAPACITY`]), the reader from `ipc_latency` on.
     fn start_transfer(&mut self, q: QueueId) {
         let mq = &mut self.queues[q as usize];
         if mq.transfer.is_some() {
@@ -943,11 +961,37 @@ impl<'a> Sim<'a> {
         let Op::Send { item, bytes, .. } = self.threads[s as usize].op else {
             unreachable!("a pipe writer is always in a send");
         };
-        self.queues[q as usize].transfer = Some((s, r, item));
-        self.threads[r as usize].phase = Phase::Blocked(Block::Receiving);
-        self.set_state(r, State::Ipc);
+        self.queues[q as usize].transfer = Some(Transfer {
+            reader: r,
+            item,
+            written: false,
+            read: false,
+        });
         let time = self.pipe_time(bytes);
-        self.schedule(time, Event::TransferDone { q });
+        self.threads[s as usize].then = Some(Action::PipeWritten(q));
+        self.start_copy(s, time);
+        if !matches!(self.threads[s as usize].phase, Phase::Running(_)) {
+            self.make_runnable(s);
+        }
+        self.threads[r as usize].then = Some(Action::PipeRead(q));
+        self.start_copy(r, time);
+        self.set_state(r, State::Ipc);
+        self.wake_after(r, self.scenario.python.ipc_latency, Block::Receiving);
+    }
+
+    /// Gives `t` a pipe copy of `time` to do next: GIL-free CPU work, shown as `ipc`.
+    fn start_copy(&mut self, t: ThreadId, time: SimDuration) {
+        let th = &mut self.threads[t as usize];
+        if time.is_zero() {
+            th.op = Op::None;
+            return;
+        }
+        th.op = Op::Compute {
+            gil: false,
+            state: State::Ipc,
+        };
+        th.remaining = time.as_nanos_f64();
+        self.out.work_requested += time.as_nanos_f64();
     }
 
     /// How long `bytes` take through a pipe.
@@ -955,18 +999,51 @@ impl<'a> Sim<'a> {
         crate::units::transfer_time(bytes, self.scenario.python.ipc)
     }
 
-    /// A message larger than the pipe is through: the writer goes on, the reader has it
-    /// `ipc_latency` later, and the pipe takes the next one.
-    fn transfer_done(&mut self, q: QueueId) {
-        let Some((s, r, item)) = self.queues[q as usize].transfer.take() else {
-            unreachable!("a transfer ends only once");
-        };
-        self.threads[s as usize].op = Op::None;
-        self.make_runnable(s);
-        let th = &mut self.threads[r as usize];
-        th.inbox = Some(item);
+    /// The writer of queue `q`'s transfer has copied the message in and goes on. If the
+    /// reader has copied everything it could and waits for the rest, it has it now.
+    fn pipe_written(&mut self, q: QueueId) {
+        let tr = self.queues[q as usize]
+            .transfer
+            .as_mut()
+            .expect("a pipe write belongs to a transfer");
+        tr.written = true;
+        if tr.read {
+            let r = tr.reader;
+            self.deliver_transfer(q);
+            // Blocked in read(): woken by the write.
+            self.wake_after_signal(r, Block::QueueWoken);
+        }
+    }
+
+    /// The reader of queue `q`'s transfer has copied what it could: it has the message if the
+    /// writer is done, and goes on (returns `true`); otherwise it blocks until the writer's
+    /// last write.
+    fn pipe_read(&mut self, t: ThreadId, q: QueueId) -> bool {
+        let tr = self.queues[q as usize]
+            .transfer
+            .as_mut()
+            .expect("a pipe read belongs to a transfer");
+        tr.read = true;
+        if tr.written {
+            self.deliver_transfer(q);
+            return true;
+        }
+        // The reader holds no GIL (it was in a blocking get), so it blocks at once.
+        let blocked = self.block(t, Block::Receiving, State::Ipc);
+        debug_assert!(blocked);
+        false
+    }
+
+    /// The message of queue `q`'s transfer is through: the reader has it, and the pipe
+    /// takes the next one.
+    fn deliver_transfer(&mut self, q: QueueId) {
+        let tr = self.queues[q as usize]
+            .transfer
+            .take()
+            .expect("a transfer ends once");
+        let th = &mut self.threads[tr.reader as usize];
+        th.inbox = Some(tr.item);
         th.op = Op::None;
-        self.wake_after(r, self.scenario.python.ipc_latency, Block::Receiving);
         self.start_transfer(q);
     }
 

@@ -395,6 +395,29 @@ fn a_message_larger_than_the_pipe_waits_for_a_reader() {
 }
 
 #[test]
+fn a_pipe_copy_takes_a_core_on_both_ends() {
+    // Two tasks of no work on one worker, each with 2 MB of arguments at 100 MB/s: 20 ms of
+    // copying on the writer's side (the parent's task handler) and 20 ms on the reader's
+    // (the worker), at the same time. With two cores both copies run at once: 20 ms per
+    // message. With one core they take turns on it: 40 ms per message. (When the copies
+    // were off-core waits, one core cost nothing: 20 ms either way.)
+    let mut s = cpu_scenario(2, "0ms", true, "processes", 1);
+    s.python.pickle = 1e15;
+    s.python.ipc = 100e6;
+    s.experiments[0].job.payload = 2_000_000;
+    s.experiments[0].chunksize = Some(1);
+    let ms = |t: &RunTrace| t.makespan.0 as f64 / 1e6;
+    s.machine.cores = 2;
+    let two = run(&s, 0, 1);
+    s.machine.cores = 1;
+    let one = run(&s, 0, 1);
+    assert!((ms(&two) - 40.0).abs() < 1.0, "{}", ms(&two));
+    assert!((ms(&one) - 80.0).abs() < 1.0, "{}", ms(&one));
+    // Four copies of 20 ms, done as work on a core (check_invariants: handed out = done).
+    assert!(one.work_done >= 4.0 * 20e6 * 0.999, "{}", one.work_done);
+}
+
+#[test]
 fn pool_workers_pay_their_side_of_each_message() {
     // Eight 10 ms tasks, one per message, on two workers and two cores; the parent's side
     // free. Each worker's four messages cost it 1 ms each (as `dispatch`, holding its own
