@@ -14,7 +14,8 @@ use super::{Results, RunResult};
 /// can tell. Its median absolute error on the fidelity suite was 2.4–4.9 % in nine runs
 /// on the development VM (README, "Fidelity"), and the gap between two predictions carries
 /// the error of both: the near ties there (threads against processes of GIL-free work,
-/// 0.6–4.5 % apart) were called the wrong way in some runs and the right way in others.
+/// 0.6–4.5 % apart; a Pool moving 8 MB arguments against serial, 0.3 %) were called the
+/// wrong way in some runs and the right way in others.
 pub const NEAR_TIE: f64 = 0.05;
 
 /// The table, with a header naming the scenario and machine.
