@@ -292,9 +292,10 @@ enum Block {
     Lock(LockId),
     /// The lock was released: waking up to try again.
     LockWoken,
-    /// Writing a message larger than the pipe, waiting for a reader or for it to be read.
+    /// Writing a message larger than the pipe, waiting for a reader.
     Send(QueueId),
-    /// Reading a message larger than the pipe.
+    /// Reading a message larger than the pipe: waiting for its first bytes
+    /// (`ipc_latency`), or, its own copy done, for the writer's last write.
     Receiving,
 }
 
