@@ -1011,10 +1011,7 @@ impl<'a> Sim<'a> {
     /// The writer of queue `q`'s transfer has copied the message in and goes on. If the
     /// reader has copied everything it could and waits for the rest, it has it now.
     fn pipe_written(&mut self, q: QueueId) {
-        let tr = self.queues[q as usize]
-            .transfer
-            .as_mut()
-            .expect("a pipe write belongs to a transfer");
+        let tr = self.transfer(q);
         tr.written = true;
         if tr.read {
             let r = tr.reader;
@@ -1028,10 +1025,7 @@ impl<'a> Sim<'a> {
     /// writer is done, and goes on (returns `true`); otherwise it blocks until the writer's
     /// last write.
     fn pipe_read(&mut self, t: ThreadId, q: QueueId) -> bool {
-        let tr = self.queues[q as usize]
-            .transfer
-            .as_mut()
-            .expect("a pipe read belongs to a transfer");
+        let tr = self.transfer(q);
         tr.read = true;
         if tr.written {
             self.deliver_transfer(q);
@@ -1041,6 +1035,14 @@ impl<'a> Sim<'a> {
         let blocked = self.block(t, Block::Receiving, State::Ipc);
         debug_assert!(blocked);
         false
+    }
+
+    /// Queue `q`'s transfer in progress (a copy's end belongs to one).
+    fn transfer(&mut self, q: QueueId) -> &mut Transfer {
+        self.queues[q as usize]
+            .transfer
+            .as_mut()
+            .expect("a pipe copy belongs to a transfer")
     }
 
     /// The message of queue `q`'s transfer is through: the reader has it, and the pipe
