@@ -12,7 +12,7 @@ use super::{Results, RunResult};
 
 /// Two predictions closer than this (relative to the faster) are a tie as far as the model
 /// can tell. Its median absolute error on the fidelity suite was 2.4–4.9 % in nine runs
-/// on the development VM (README, "Fidelity"), and the gap between two predictions carries
+/// on the development VM (docs/fidelity.md), and the gap between two predictions carries
 /// the error of both: the near ties there (threads against processes of GIL-free work,
 /// 0.6–4.5 % apart; a Pool moving 8 MB arguments against serial, 0.3 %) were called the
 /// wrong way in some runs and the right way in others.
