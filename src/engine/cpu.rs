@@ -84,9 +84,11 @@ impl Sim<'_> {
         for hw in 0..self.hw.len() as HwId {
             let slot = &self.hw[hw as usize];
             let Some(v) = slot.running else { continue };
-            if !matches!(self.threads[v as usize].phase, Phase::Running(_))
-                || slot.slice_start > slept
-            {
+            // Running (not paying a switch), for a while, and since before `t` left its core.
+            let long_running = matches!(self.threads[v as usize].phase, Phase::Running(_))
+                && slot.slice_start < self.now
+                && slot.slice_start <= slept;
+            if !long_running {
                 continue;
             }
             if best.is_none_or(|(s, _)| slot.slice_start < s) {
