@@ -192,7 +192,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
             };
             let (fork, forkserver, spawn) = (start("fork"), start("forkserver"), start("spawn"));
             // (profile key, where it goes, probe field, how it was measured)
-            let durations: [(&str, &mut SimDuration, &str, &str); 13] = [
+            let durations: [(&str, &mut SimDuration, &str, &str); 12] = [
                 ("python.switch_interval", &mut python.switch_interval, "switch_interval",
                  "sys.getswitchinterval()"),
                 ("python.thread_start", &mut python.thread_start, "thread_start",
@@ -205,8 +205,6 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                  "threading.Semaphore().release() per call (a worker after each task; 0 on CPython >= 3.12, which releases only when the queue is empty, gh-102024), median of 3 runs"),
                 ("python.dispatch.asyncio", &mut python.dispatch.asyncio, "dispatch_asyncio",
                  "await asyncio.sleep(0) in 10 gathered coroutines, per resume"),
-                ("machine.preempt_cost", &mut machine.preempt_cost, "preempt_cost",
-                 "extra CPU per involuntary context switch of a pure-Python loop, pinned with a process that wakes every 0.5 ms on its CPU (phases of 20 ms interleaved)"),
                 ("python.ipc_latency", &mut python.ipc_latency, "ipc_latency",
                  "half a 1-byte multiprocessing.Pipe round trip to a forked process, median of 3"),
                 ("python.process_start.fork", &mut python.process_start.fork, "process_start_fork", &fork),

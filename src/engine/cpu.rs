@@ -4,21 +4,15 @@
 //!   is idle and its core is idle (or no core is fully idle), else to the first hardware
 //!   thread of a fully idle core, else to any idle hardware thread (Linux spreads over
 //!   physical cores before using SMT siblings, and prefers the previous CPU for its warm
-//!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle, a thread woken
-//!   from a blocking wait preempts the longest-running thread if that one has run all the
-//!   while the woken one was off its core (wake-up preemption: EEVDF gives the sleeper the
-//!   earlier virtual deadline; CFS did the same through its vruntime); the preempted thread
-//!   goes to the front of the run queue. Otherwise (a new thread, or no such victim) it
-//!   joins the back of the FIFO run queue.
+//!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
+//!   FIFO run queue.
 //! - Context switch: charged when a hardware thread starts a thread other than the one it
 //!   ran last (not on its very first thread); the thread is `runnable` meanwhile. A thread
 //!   woken by another thread or by the kernel first spends `wakeup_cpu` on the core too
 //!   (the part of `wakeup` that is CPU time; the rest passed before it became runnable).
 //! - Round robin: while the run queue is non-empty, a running thread is preempted when its
 //!   `time_slice` ends and goes to the back of the queue (it keeps the GIL if it holds it).
-//!   Slice timers are armed only while someone is waiting for a core. A preempted thread
-//!   (either way) pays `preempt_cost` on its core when it next runs, on top of any context
-//!   switch: its caches and TLB after another thread ran there (`calibrate` measures it).
+//!   Slice timers are armed only while someone is waiting for a core.
 //! - Idle balancing: when a whole core goes idle and nobody is queued, a thread is pulled
 //!   over from a core whose SMT siblings are both busy (Linux's `newidle_balance`), paying a
 //!   context switch — two processes never share a core while another core idles.
@@ -42,68 +36,21 @@ impl Sim<'_> {
     // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     pub(super) fn make_runnable(&mut self, t: ThreadId) {
-        let woken = matches!(self.threads[t as usize].phase, Phase::Blocked(_));
         self.threads[t as usize].phase = Phase::Runnable;
         match self.pick_idle_hw(t) {
-            Some(hw) => self.place(t, hw),
-            None => self.no_idle_hw(t, woken),
-        }
-    }
-
-    /// Dispatches a runnable thread onto `hw`, showing it `runnable` while it pays a cost.
-    #[inline(always)]
-    fn place(&mut self, t: ThreadId, hw: HwId) {
-        let cost = self.dispatch_cost(t, hw);
-        if !cost.is_zero() {
-            self.set_state(t, crate::trace::State::Runnable);
-        }
-        self.dispatch_paying(t, hw, cost);
-    }
-
-    /// A runnable thread found every hardware thread busy: it preempts one if it was woken
-    /// ([`Sim::preempt_for`]), or joins the back of the run queue. Out of line: rare where
-    /// it matters (the hot hand-offs find a core idle).
-    #[inline(never)]
-    fn no_idle_hw(&mut self, t: ThreadId, woken: bool) {
-        if let Some(hw) = woken.then(|| self.preempt_for(t)).flatten() {
-            self.place(t, hw);
-            return;
-        }
-        self.set_state(t, crate::trace::State::Runnable);
-        self.runq.push_back(t);
-        self.arm_slices();
-    }
-
-    /// Wake-up preemption: a thread woken from a blocking wait, finding no idle hardware
-    /// thread, takes the one whose thread has run all the while it was off its core — the
-    /// longest-running one (EEVDF: the sleeper's deadline is earlier). The preempted thread
-    /// goes to the front of the run queue. Returns the hardware thread, now free.
-    fn preempt_for(&mut self, t: ThreadId) -> Option<HwId> {
-        let slept = self.threads[t as usize].left_core;
-        let mut best: Option<(crate::time::SimTime, HwId)> = None;
-        for hw in 0..self.hw.len() as HwId {
-            let slot = &self.hw[hw as usize];
-            let Some(v) = slot.running else { continue };
-            // Running (not paying a switch), for a while, and since before `t` left its core.
-            let long_running = matches!(self.threads[v as usize].phase, Phase::Running(_))
-                && slot.slice_start < self.now
-                && slot.slice_start <= slept;
-            if !long_running {
-                continue;
+            Some(hw) => {
+                let cost = self.dispatch_cost(t, hw);
+                if !cost.is_zero() {
+                    self.set_state(t, crate::trace::State::Runnable);
+                }
+                self.dispatch_paying(t, hw, cost);
             }
-            if best.is_none_or(|(s, _)| slot.slice_start < s) {
-                best = Some((slot.slice_start, hw));
+            None => {
+                self.set_state(t, crate::trace::State::Runnable);
+                self.runq.push_back(t);
+                self.arm_slices();
             }
         }
-        let (_, hw) = best?;
-        let v = self.hw[hw as usize].running?;
-        self.vacate(v);
-        let th = &mut self.threads[v as usize];
-        th.phase = Phase::Runnable;
-        th.preempted = true;
-        self.set_state(v, crate::trace::State::Runnable);
-        self.runq.push_front(v);
-        Some(hw)
     }
 
     fn pick_idle_hw(&self, t: ThreadId) -> Option<HwId> {
@@ -142,9 +89,6 @@ impl Sim<'_> {
         if self.threads[t as usize].wake_owed {
             cost = m.wakeup_cpu;
         }
-        if self.threads[t as usize].preempted {
-            cost += m.preempt_cost;
-        }
         if self.switches(t, hw) {
             cost += m.context_switch;
         }
@@ -181,7 +125,6 @@ impl Sim<'_> {
         let th = &mut self.threads[t as usize];
         th.last_hw = Some(hw);
         th.wake_owed = false;
-        th.preempted = false;
         if !cost.is_zero() {
             self.threads[t as usize].phase = Phase::Switching(hw);
             let epoch = self.bump(t);
@@ -217,7 +160,6 @@ impl Sim<'_> {
         }
         // Cancels a pending SwitchDone or ComputeDone.
         self.bump(t);
-        self.threads[t as usize].left_core = self.now;
         let slot = &mut self.hw[hw as usize];
         let core = slot.core as usize;
         slot.running = None;
@@ -298,7 +240,6 @@ impl Sim<'_> {
         // Round robin: to the back of the queue; the head takes this hardware thread.
         self.leave_core(t);
         self.threads[t as usize].phase = Phase::Runnable;
-        self.threads[t as usize].preempted = true;
         self.set_state(t, crate::trace::State::Runnable);
         self.runq.push_back(t);
         self.arm_slices();

@@ -323,14 +323,10 @@ struct Thread {
     /// Woken by another thread or the kernel: its next dispatch first spends
     /// `machine.wakeup_cpu` on the core.
     wake_owed: bool,
-    /// Preempted by the OS: its next dispatch first pays `machine.preempt_cost`.
-    preempted: bool,
     /// CPU work in progress: remaining ns of one idle core, current rate, last settled.
     computing: bool,
     state: State,
     last_hw: Option<HwId>,
-    /// When it last left a hardware thread.
-    left_core: SimTime,
     since: SimTime,
     remaining: f64,
     rate: f64,
@@ -673,10 +669,8 @@ impl<'a> Sim<'a> {
             phase: Phase::Runnable,
             holds_gil: false,
             wake_owed: false,
-            preempted: false,
             epoch: 0,
             last_hw: None,
-            left_core: self.now,
             inbox: None,
             state: State::Runnable,
             since: self.now,

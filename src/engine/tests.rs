@@ -418,51 +418,6 @@ fn a_pipe_copy_takes_a_core_on_both_ends() {
 }
 
 #[test]
-fn a_woken_thread_preempts_a_long_running_one() {
-    // One core. Thread A computes 50 ms without the GIL; thread B does 10 × (1 ms of I/O,
-    // 0.1 ms of GIL-free CPU). Each time B's I/O ends, A has run all the while B was off
-    // the core: B preempts it at once (wake-up preemption) rather than waiting for A's
-    // time slice to end, and A pays `preempt_cost` (1 ms here) when it gets the core back.
-    let mut s = scenario(&format!(
-        "{QUIET_MACHINE}\n[tasks.a]\nsteps = [{{ cpu = \"50ms\", gil = false }}]\n\
-         [tasks.b]\nsteps = [{{ repeat = 10, steps = [{{ io = \"1ms\" }}, \
-         {{ cpu = \"100us\", gil = false }}] }}]\n\
-         [job]\ntasks = {{ a = 1, b = 1 }}\n\
-         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 2\n"
-    ));
-    s.machine.cores = 1;
-    s.machine.preempt_cost = SimDuration::from_millis(1);
-    let t = run(&s, 0, 2);
-    let ms = |x: SimTime| x.0 as f64 / 1e6;
-    let (a, b) = (&t.tasks[0], &t.tasks[1]);
-    // B: ten rounds of 1.1 ms, never queued behind A's slice.
-    assert!(
-        (ms(b.end) - ms(b.start) - 11.0).abs() < 0.01,
-        "{} {}",
-        ms(b.start),
-        ms(b.end)
-    );
-    // A: its 50 ms, B's 1 ms of CPU and eleven preemptions of 1 ms (ten by B, one by the
-    // main thread, woken when B's task is done).
-    assert!(
-        (ms(a.end) - ms(a.start) - 62.0).abs() < 0.01,
-        "{} {}",
-        ms(a.start),
-        ms(a.end)
-    );
-    // Without the cost, only B's CPU is added.
-    s.machine.preempt_cost = SimDuration::ZERO;
-    let t = run(&s, 0, 2);
-    let a = &t.tasks[0];
-    assert!(
-        (ms(a.end) - ms(a.start) - 51.0).abs() < 0.01,
-        "{} {}",
-        ms(a.start),
-        ms(a.end)
-    );
-}
-
-#[test]
 fn pool_workers_pay_their_side_of_each_message() {
     // Eight 10 ms tasks, one per message, on two workers and two cores; the parent's side
     // free. Each worker's four messages cost it 1 ms each (as `dispatch`, holding its own

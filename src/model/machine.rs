@@ -112,9 +112,6 @@ pub struct Machine {
     /// The part of `wakeup` the woken thread spends on a core (kernel work, not its own
     /// code), at most `wakeup`: on a VM most of a cross-CPU wake-up is CPU time.
     pub wakeup_cpu: SimDuration,
-    /// What a thread preempted by the OS pays on its core when it next runs, on top of the
-    /// context switch: the caches and TLB refilled after another thread ran there.
-    pub preempt_cost: SimDuration,
     /// Latency of each level (network levels: one round trip).
     pub latency: Levels<SimDuration>,
     /// Bandwidth of each level, bytes per second.
@@ -217,7 +214,6 @@ pub(super) fn build(
                 context_switch: None,
                 wakeup: None,
                 wakeup_cpu: None,
-                preempt_cost: None,
                 latency: None,
                 bandwidth: None,
                 cache: None,
@@ -308,9 +304,6 @@ pub(super) fn build(
     }
     if let Some(d) = &raw.wakeup {
         m.wakeup = ctx.duration(d)?;
-    }
-    if let Some(d) = &raw.preempt_cost {
-        m.preempt_cost = ctx.duration(d)?;
     }
     match &raw.wakeup_cpu {
         Some(d) => {

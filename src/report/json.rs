@@ -81,7 +81,6 @@ pub fn render(results: &Results) -> String {
             "context_switch_s": m.context_switch.as_secs_f64(),
             "wakeup_s": m.wakeup.as_secs_f64(),
             "wakeup_cpu_s": m.wakeup_cpu.as_secs_f64(),
-            "preempt_cost_s": m.preempt_cost.as_secs_f64(),
             "gil": sc.python.gil,
             "switch_interval_s": sc.python.switch_interval.as_secs_f64(),
         },
