@@ -888,13 +888,7 @@ impl<'a> Sim<'a> {
     fn begin(&mut self, t: ThreadId, action: Action) -> bool {
         let th = &mut self.threads[t as usize];
         match action {
-            Action::Compute { work, gil, state } => {
-                if !work.is_zero() {
-                    th.op = Op::Compute { gil, state };
-                    th.remaining = work.as_nanos_f64();
-                    self.out.work_requested += work.as_nanos_f64();
-                }
-            }
+            Action::Compute { work, gil, state } => self.start_compute(t, work, gil, state),
             Action::Wait { time, state } => {
                 if !time.is_zero() {
                     th.op = Op::Wait { time, state };
@@ -988,19 +982,22 @@ impl<'a> Sim<'a> {
         self.wake_after(r, self.scenario.python.ipc_latency, Block::Receiving);
     }
 
-    /// Gives `t` a pipe copy of `time` to do next: GIL-free CPU work, shown as `ipc`.
+    /// Gives `t` a pipe copy of `time` to do next, in place of its send or get: GIL-free CPU
+    /// work, shown as `ipc` (none when `time` is zero).
     fn start_copy(&mut self, t: ThreadId, time: SimDuration) {
-        let th = &mut self.threads[t as usize];
-        if time.is_zero() {
-            th.op = Op::None;
-            return;
+        self.threads[t as usize].op = Op::None;
+        self.start_compute(t, time, false, State::Ipc);
+    }
+
+    /// Hands `t` `work` ns of CPU work as its current action (none when zero).
+    #[inline(always)]
+    fn start_compute(&mut self, t: ThreadId, work: SimDuration, gil: bool, state: State) {
+        if !work.is_zero() {
+            let th = &mut self.threads[t as usize];
+            th.op = Op::Compute { gil, state };
+            th.remaining = work.as_nanos_f64();
+            self.out.work_requested += work.as_nanos_f64();
         }
-        th.op = Op::Compute {
-            gil: false,
-            state: State::Ipc,
-        };
-        th.remaining = time.as_nanos_f64();
-        self.out.work_requested += time.as_nanos_f64();
     }
 
     /// How long `bytes` take through a pipe.
