@@ -167,21 +167,13 @@ impl PhaseIndex {
             self.nodes.resize(i + 1, blank);
         }
         let phase = self.phase_of(since.0);
-        let b = self.bucket(phase);
-        let tail = self.ends[b].tail;
         self.nodes[i] = Node {
             next: NONE,
-            prev: tail,
+            prev: NONE,
             since: since.0,
             phase,
         };
-        if tail == NONE {
-            self.ends[b].head = t;
-            self.mark(b, true);
-        } else {
-            self.nodes[tail as usize].next = t;
-        }
-        self.ends[b].tail = t;
+        self.append(t, self.bucket(phase));
         self.len += 1;
         // Its first timeout, a period from now, could come before the kept answer's.
         if self
@@ -197,10 +189,34 @@ impl PhaseIndex {
     // Inlined into the GIL's wait and release: −1.4 M instructions together (callgrind).
     #[inline(always)]
     pub fn remove(&mut self, t: u32) {
-        let Node {
-            next, prev, phase, ..
-        } = self.nodes[t as usize];
-        let b = self.bucket(phase);
+        let b = self.bucket(self.nodes[t as usize].phase);
+        self.unlink(t, b);
+        if self.ends[b].head == NONE {
+            self.mark(b, false);
+        }
+        self.len -= 1;
+        self.forget(t);
+    }
+
+    /// Puts thread `t` last in bucket `b`'s list (marking the bucket if it was empty).
+    #[inline(always)]
+    fn append(&mut self, t: u32, b: usize) {
+        let tail = self.ends[b].tail;
+        self.nodes[t as usize].prev = tail;
+        self.nodes[t as usize].next = NONE;
+        if tail == NONE {
+            self.ends[b].head = t;
+            self.mark(b, true);
+        } else {
+            self.nodes[tail as usize].next = t;
+        }
+        self.ends[b].tail = t;
+    }
+
+    /// Takes thread `t` out of bucket `b`'s list (its bucket), leaving the bucket's mark.
+    #[inline(always)]
+    fn unlink(&mut self, t: u32, b: usize) {
+        let Node { next, prev, .. } = self.nodes[t as usize];
         if prev == NONE {
             self.ends[b].head = next;
         } else {
@@ -211,11 +227,6 @@ impl PhaseIndex {
         } else {
             self.nodes[next as usize].prev = prev;
         }
-        if self.ends[b].head == NONE {
-            self.mark(b, false);
-        }
-        self.len -= 1;
-        self.forget(t);
     }
 
     /// Drops the kept answer if it is `t`'s.
@@ -234,30 +245,17 @@ impl PhaseIndex {
             self.nodes[i].phase,
             "not on the waiter's grid"
         );
-        let Node {
-            next, prev, phase, ..
-        } = self.nodes[i];
         self.nodes[i].since = now.0;
         // Its own answer changes (its start is not a timeout); another waiter's does not:
         // this one only becomes the last to win a tie.
         self.forget(t);
-        if next == NONE {
+        if self.nodes[i].next == NONE {
             return; // already the last of its bucket
         }
-        let b = self.bucket(phase);
-        // Unlink (it has a successor, so it is not the tail) …
-        if prev == NONE {
-            self.ends[b].head = next;
-        } else {
-            self.nodes[prev as usize].next = next;
-        }
-        self.nodes[next as usize].prev = prev;
-        // … and append.
-        let tail = self.ends[b].tail;
-        self.nodes[tail as usize].next = t;
-        self.nodes[i].prev = tail;
-        self.nodes[i].next = NONE;
-        self.ends[b].tail = t;
+        // It has a successor, so the bucket stays non-empty in between.
+        let b = self.bucket(self.nodes[i].phase);
+        self.unlink(t, b);
+        self.append(t, b);
     }
 
     /// The first timeout at or after `from` over all waiters, and whose it is.
