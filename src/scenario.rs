@@ -67,6 +67,7 @@ pub struct RawMachine {
     pub context_switch: Option<Spanned<String>>,
     pub wakeup: Option<Spanned<String>>,
     pub wakeup_cpu: Option<Spanned<String>>,
+    pub process_switch: Option<Spanned<String>>,
     pub latency: Option<RawLevels>,
     pub bandwidth: Option<RawLevels>,
     pub cache: Option<RawCache>,

@@ -5,11 +5,19 @@
 //!   thread of a fully idle core, else to any idle hardware thread (Linux spreads over
 //!   physical cores before using SMT siblings, and prefers the previous CPU for its warm
 //!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
-//!   FIFO run queue.
+//!   FIFO run queue — unless it was woken from a blocking wait and nobody is queued: then
+//!   it preempts the longest-running thread that has run all the while it was off its core,
+//!   which queues instead (wake-up preemption: EEVDF gives a sleeper an earlier virtual
+//!   deadline, as CFS gave it a smaller vruntime). Only with the queue empty, so that a
+//!   preempted thread is never passed over by a stream of wake-ups: it gets the next free
+//!   hardware thread or the next slice end, as a waiter with lag would under EEVDF.
 //! - Context switch: charged when a hardware thread starts a thread other than the one it
-//!   ran last (not on its very first thread); the thread is `runnable` meanwhile. A thread
-//!   woken by another thread or by the kernel first spends `wakeup_cpu` on the core too
-//!   (the part of `wakeup` that is CPU time; the rest passed before it became runnable).
+//!   ran last (not on its very first thread); the thread is `runnable` meanwhile. When
+//!   that last thread was of another process, `process_switch` is added: the caches and
+//!   TLB refilled after the other process (threads of one process share the interpreter's
+//!   code and data). A thread woken by another thread or by the kernel first spends
+//!   `wakeup_cpu` on the core too (the part of `wakeup` that is CPU time; the rest passed
+//!   before it became runnable).
 //! - Round robin: while the run queue is non-empty, a running thread is preempted when its
 //!   `time_slice` ends and goes to the back of the queue (it keeps the GIL if it holds it).
 //!   Slice timers are armed only while someone is waiting for a core.
@@ -36,21 +44,71 @@ impl Sim<'_> {
     // Inlined: its prologue and epilogue were ~20 % of its cost (docs/performance.md §6).
     #[inline(always)]
     pub(super) fn make_runnable(&mut self, t: ThreadId) {
-        self.threads[t as usize].phase = Phase::Runnable;
+        // Dispatched, its phase becomes `Switching` or `Running`; queued, `Runnable`.
         match self.pick_idle_hw(t) {
-            Some(hw) => {
-                let cost = self.dispatch_cost(t, hw);
-                if !cost.is_zero() {
-                    self.set_state(t, crate::trace::State::Runnable);
-                }
-                self.dispatch_paying(t, hw, cost);
-            }
-            None => {
-                self.set_state(t, crate::trace::State::Runnable);
-                self.runq.push_back(t);
-                self.arm_slices();
+            Some(hw) => self.place(t, hw),
+            None => self.no_idle_hw(t),
+        }
+    }
+
+    /// Dispatches a runnable thread onto `hw`, showing it `runnable` while it pays a cost.
+    #[inline(always)]
+    fn place(&mut self, t: ThreadId, hw: HwId) {
+        let cost = self.dispatch_cost(t, hw);
+        if !cost.is_zero() {
+            self.set_state(t, crate::trace::State::Runnable);
+        }
+        self.dispatch_paying(t, hw, cost);
+    }
+
+    /// A runnable thread found every hardware thread busy: a woken one preempts a thread
+    /// that ran all the while it slept, if nobody is queued ([`Sim::preempt_for`]);
+    /// otherwise it joins the back of the run queue.
+    #[inline(never)]
+    fn no_idle_hw(&mut self, t: ThreadId) {
+        let woken = matches!(self.threads[t as usize].phase, Phase::Blocked(_));
+        if woken && self.runq.is_empty() {
+            if let Some(hw) = self.preempt_for(t) {
+                self.place(t, hw);
+                return;
             }
         }
+        self.threads[t as usize].phase = Phase::Runnable;
+        self.set_state(t, crate::trace::State::Runnable);
+        self.runq.push_back(t);
+        self.arm_slices();
+    }
+
+    /// Wake-up preemption: the longest-running thread that is computing and has run all the
+    /// while `t` was off its core leaves its hardware thread for `t` and queues (alone: only
+    /// called with the run queue empty). Returns the freed hardware thread.
+    fn preempt_for(&mut self, t: ThreadId) -> Option<HwId> {
+        let slept = self.threads[t as usize].left_core;
+        let mut best: Option<(crate::time::SimTime, HwId)> = None;
+        for hw in 0..self.hw.len() as HwId {
+            let slot = &self.hw[hw as usize];
+            let Some(v) = slot.running else { continue };
+            // Only a thread in the middle of CPU work: not one switching in, and not one
+            // between two actions at this instant (the waker itself, about to block).
+            let th = &self.threads[v as usize];
+            if !(th.computing && matches!(th.phase, Phase::Running(_)))
+                || slot.slice_start > slept
+                || slot.slice_start == self.now
+            {
+                continue;
+            }
+            if best.is_none_or(|(s, _)| slot.slice_start < s) {
+                best = Some((slot.slice_start, hw));
+            }
+        }
+        let (_, hw) = best?;
+        let v = self.hw[hw as usize].running?;
+        self.vacate(v);
+        self.threads[v as usize].phase = Phase::Runnable;
+        self.set_state(v, crate::trace::State::Runnable);
+        self.runq.push_back(v);
+        self.arm_slices();
+        Some(hw)
     }
 
     fn pick_idle_hw(&self, t: ThreadId) -> Option<HwId> {
@@ -81,8 +139,16 @@ impl Sim<'_> {
         self.hw[hw as usize].last.is_some_and(|last| last != t)
     }
 
+    /// Whether the thread `hw` ran last belongs to another process than `t`.
+    fn last_was_other_process(&self, t: ThreadId, hw: HwId) -> bool {
+        self.hw[hw as usize].last.is_some_and(|last| {
+            self.threads[last as usize].process != self.threads[t as usize].process
+        })
+    }
+
     /// What putting `t` on `hw` costs before it runs (shown as runnable): the kernel's share
-    /// of a wake-up it is owed, then the context switch if `hw` ran another thread last.
+    /// of a wake-up it is owed, then the context switch if `hw` ran another thread last,
+    /// and the refill of its caches if that thread was of another process.
     fn dispatch_cost(&self, t: ThreadId, hw: HwId) -> SimDuration {
         let m = &self.scenario.machine;
         let mut cost = SimDuration::ZERO;
@@ -91,6 +157,9 @@ impl Sim<'_> {
         }
         if self.switches(t, hw) {
             cost += m.context_switch;
+            if !m.process_switch.is_zero() && self.last_was_other_process(t, hw) {
+                cost += m.process_switch;
+            }
         }
         cost
     }
@@ -160,6 +229,7 @@ impl Sim<'_> {
         }
         // Cancels a pending SwitchDone or ComputeDone.
         self.bump(t);
+        self.threads[t as usize].left_core = self.now;
         let slot = &mut self.hw[hw as usize];
         let core = slot.core as usize;
         slot.running = None;

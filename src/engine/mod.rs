@@ -327,6 +327,8 @@ struct Thread {
     computing: bool,
     state: State,
     last_hw: Option<HwId>,
+    /// When it last left a hardware thread.
+    left_core: SimTime,
     since: SimTime,
     remaining: f64,
     rate: f64,
@@ -671,6 +673,7 @@ impl<'a> Sim<'a> {
             wake_owed: false,
             epoch: 0,
             last_hw: None,
+            left_core: self.now,
             inbox: None,
             state: State::Runnable,
             since: self.now,

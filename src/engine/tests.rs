@@ -417,6 +417,77 @@ fn a_pipe_copy_takes_a_core_on_both_ends() {
     assert!(one.work_done >= 4.0 * 20e6 * 0.999, "{}", one.work_done);
 }
 
+/// One core: `a` computes 50 ms without the GIL beside `b`'s I/O and CPU steps; with
+/// `c = true` a third task computes 20 ms too.
+fn preemption_scenario(third: bool) -> Scenario {
+    let (c_task, c_job) = if third {
+        (
+            "[tasks.c]\nsteps = [{ cpu = \"20ms\", gil = false }]\n",
+            ", c = 1",
+        )
+    } else {
+        ("", "")
+    };
+    let mut s = scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.a]\nsteps = [{{ cpu = \"50ms\", gil = false }}]\n\
+         [tasks.b]\nsteps = [{{ repeat = 10, steps = [{{ io = \"1ms\" }}, \
+         {{ cpu = \"100us\", gil = false }}] }}]\n{c_task}\
+         [job]\ntasks = {{ a = 1, b = 1{c_job} }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 3\n"
+    ));
+    s.machine.cores = 1;
+    s
+}
+
+#[test]
+fn a_woken_thread_preempts_a_long_running_one() {
+    // Each time b's I/O ends, a has run all the while b was off the core and nobody is
+    // queued: b takes the core at once (wake-up preemption) instead of waiting for a's
+    // time slice to end (4 ms: b would take ~50 ms).
+    let t = run(&preemption_scenario(false), 0, 3);
+    let ms = |x: SimTime| x.0 as f64 / 1e6;
+    let (a, b) = (&t.tasks[0], &t.tasks[1]);
+    let took = ms(b.end) - ms(b.start);
+    assert!((took - 11.0).abs() < 0.01, "b took {took} ms");
+    // a: its 50 ms and b's 1 ms of CPU.
+    let took = ms(a.end) - ms(a.start);
+    assert!((took - 51.0).abs() < 0.01, "a took {took} ms");
+}
+
+#[test]
+fn a_woken_thread_does_not_pass_a_queued_one() {
+    // With c queued for the core, b's wake-ups queue behind it (a preempted thread is
+    // never passed over by a stream of wake-ups): b waits for time slices, and its ten
+    // rounds take far longer than their 11 ms.
+    let t = run(&preemption_scenario(true), 0, 3);
+    let b = &t.tasks[1];
+    let took = (b.end - b.start).0 as f64 / 1e6;
+    assert!(took > 20.0, "b took {took} ms");
+}
+
+#[test]
+fn a_switch_to_another_process_refills_the_caches() {
+    // One core, two GIL-bound 20 ms tasks taking 4 ms slices in turn. As two worker
+    // processes every switch between them pays process_switch (0.1 ms); as two threads of
+    // one process none does.
+    let mut threads = cpu_scenario(2, "20ms", true, "threads", 2);
+    threads.machine.cores = 1;
+    let plain = run(&threads, 0, 2);
+    threads.machine.process_switch = SimDuration::from_micros(100);
+    assert_eq!(run(&threads, 0, 2).makespan, plain.makespan);
+
+    let mut processes = cpu_scenario(2, "20ms", true, "processes", 2);
+    processes.machine.cores = 1;
+    processes.experiments[0].chunksize = Some(1);
+    let plain = run(&processes, 0, 2);
+    processes.machine.process_switch = SimDuration::from_micros(100);
+    let paid = run(&processes, 0, 2);
+    let longer = (paid.makespan - plain.makespan).0 as f64 / 1e3;
+    // Nine switches between the workers at least (40 ms in 4 ms slices), more with the
+    // parent's threads in between.
+    assert!(longer >= 900.0, "{longer} us longer");
+}
+
 #[test]
 fn pool_workers_pay_their_side_of_each_message() {
     // Eight 10 ms tasks, one per message, on two workers and two cores; the parent's side

@@ -83,6 +83,7 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             ("context_switch", dur(m.context_switch)),
             ("wakeup", dur(m.wakeup)),
             ("wakeup_cpu", dur(m.wakeup_cpu)),
+            ("process_switch", dur(m.process_switch)),
         ] {
             put(&mut text, notes, k, "machine", v);
         }
@@ -183,6 +184,7 @@ mod tests {
         machine.frequency = vec![1.0, 0.823];
         machine.wakeup = SimDuration(23_456);
         machine.wakeup_cpu = SimDuration(17_001);
+        machine.process_switch = SimDuration(11_234);
         machine.speed_spread = 0.073;
         machine.latency.l1 = SimDuration(2);
         machine.bandwidth.ram = 9_876_543_210.0;

@@ -112,6 +112,10 @@ pub struct Machine {
     /// The part of `wakeup` the woken thread spends on a core (kernel work, not its own
     /// code), at most `wakeup`: on a VM most of a cross-CPU wake-up is CPU time.
     pub wakeup_cpu: SimDuration,
+    /// What a switch to a thread of another process costs on top of `context_switch`: the
+    /// caches and TLB it refills after the other process ran there (threads of one process
+    /// share their interpreter's code and data, and pay only the context switch).
+    pub process_switch: SimDuration,
     /// Latency of each level (network levels: one round trip).
     pub latency: Levels<SimDuration>,
     /// Bandwidth of each level, bytes per second.
@@ -214,6 +218,7 @@ pub(super) fn build(
                 context_switch: None,
                 wakeup: None,
                 wakeup_cpu: None,
+                process_switch: None,
                 latency: None,
                 bandwidth: None,
                 cache: None,
@@ -304,6 +309,9 @@ pub(super) fn build(
     }
     if let Some(d) = &raw.wakeup {
         m.wakeup = ctx.duration(d)?;
+    }
+    if let Some(d) = &raw.process_switch {
+        m.process_switch = ctx.duration(d)?;
     }
     match &raw.wakeup_cpu {
         Some(d) => {

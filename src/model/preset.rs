@@ -106,6 +106,10 @@ pub fn default_bandwidth() -> Levels<f64> {
 /// - none of the wake-up on a core (`wakeup_cpu` 0): on bare metal the woken thread's own
 ///   share is about a context switch, charged as one; on a VM most of it is CPU time
 ///   (measured by `gilsim calibrate`, docs/decisions.md);
+/// - no cost of switching between processes beyond the context switch (`process_switch`
+///   0): it depends on how much of the caches the two use (a few µs to a millisecond: Li,
+///   Ding and Shen, "Quantifying the cost of context switch", ExpCS 2007); `gilsim
+///   calibrate` measures it for a pure-Python thread on this host;
 /// - busy cores all at one speed (`speed_spread` 0), as on an otherwise idle machine;
 /// - caches 48 KiB / 2 MiB / 32 MiB: DESIGN §2's example (a current desktop core).
 fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
@@ -120,6 +124,7 @@ fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
         context_switch: SimDuration::from_micros(3),
         wakeup: SimDuration::from_micros(20),
         wakeup_cpu: SimDuration::ZERO,
+        process_switch: SimDuration::ZERO,
         latency: default_latency(),
         bandwidth: default_bandwidth(),
         cache: [48 * 1024, 2 * 1024 * 1024, 32 * 1024 * 1024],

@@ -81,6 +81,7 @@ pub fn render(results: &Results) -> String {
             "context_switch_s": m.context_switch.as_secs_f64(),
             "wakeup_s": m.wakeup.as_secs_f64(),
             "wakeup_cpu_s": m.wakeup_cpu.as_secs_f64(),
+            "process_switch_s": m.process_switch.as_secs_f64(),
             "gil": sc.python.gil,
             "switch_interval_s": sc.python.switch_interval.as_secs_f64(),
         },
