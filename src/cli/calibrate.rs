@@ -110,19 +110,18 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let wake = measure::wakeup(if args.quick { 2000 } else { 10_000 });
     machine.wakeup = sim(wake.wall.value);
     note("machine.wakeup", &wake.wall.how);
-    // Measured, but not applied yet: with it (and the Pool costs taken net of their blocked
-    // waits) two runs of the fidelity suite came out no better than three without — the
-    // tiny-tasks executor convoy fell into its other mode — so the profile keeps 0 and the
-    // value in its comment (docs/decisions.md, "A wake-up burns CPU on the woken thread's
-    // core").
-    machine.wakeup_cpu = SimDuration::ZERO;
+    // Applied since wake-up preemption and `process_switch` came in: before, with the woken
+    // Pool handlers left waiting for a time slice, it made no prediction better
+    // (docs/decisions.md, "A wake-up burns CPU on the woken thread's core").
     let how = match &wake.cpu {
-        Some(cpu) => format!(
-            "not applied yet: {} measured as the {}",
-            sim(cpu.value),
-            cpu.how
-        ),
-        None => "not measured: needs /proc/thread-self/schedstat; documented default".into(),
+        Some(cpu) => {
+            machine.wakeup_cpu = sim(cpu.value).min(machine.wakeup);
+            cpu.how.clone()
+        }
+        None => {
+            machine.wakeup_cpu = SimDuration::ZERO;
+            "not measured: needs /proc/thread-self/schedstat; documented default".into()
+        }
     };
     note("machine.wakeup_cpu", &how);
     let oversleep = measure::sleep_overshoot(if args.quick { 50 } else { 200 });
@@ -192,7 +191,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
             };
             let (fork, forkserver, spawn) = (start("fork"), start("forkserver"), start("spawn"));
             // (profile key, where it goes, probe field, how it was measured)
-            let durations: [(&str, &mut SimDuration, &str, &str); 12] = [
+            let durations: [(&str, &mut SimDuration, &str, &str); 13] = [
                 ("python.switch_interval", &mut python.switch_interval, "switch_interval",
                  "sys.getswitchinterval()"),
                 ("python.thread_start", &mut python.thread_start, "thread_start",
@@ -205,6 +204,8 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                  "threading.Semaphore().release() per call (a worker after each task; 0 on CPython >= 3.12, which releases only when the queue is empty, gh-102024), median of 3 runs"),
                 ("python.dispatch.asyncio", &mut python.dispatch.asyncio, "dispatch_asyncio",
                  "await asyncio.sleep(0) in 10 gathered coroutines, per resume"),
+                ("machine.process_switch", &mut machine.process_switch, "process_switch",
+                 "extra CPU per involuntary context switch of a pure-Python loop, pinned with another process that wakes every 0.5 ms on its CPU (phases of 20 ms interleaved)"),
                 ("python.ipc_latency", &mut python.ipc_latency, "ipc_latency",
                  "half a 1-byte multiprocessing.Pipe round trip to a forked process, median of 3"),
                 ("python.process_start.fork", &mut python.process_start.fork, "process_start_fork", &fork),
@@ -222,8 +223,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 }
             }
             // Each side of a Pool message as CPU time, with how many of its waits blocked: each
-            // of those is a wake-up inside the cost (what would come out of it once
-            // machine.wakeup_cpu is applied).
+            // of those is a wake-up inside the cost.
             let pool_costs: [(&str, &mut SimDuration, &str, &str); 2] = [
                 (
                     "python.dispatch.processes",
@@ -238,15 +238,27 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                     "the worker's CPU time per task in the same map (/proc/PID/schedstat)",
                 ),
             ];
+            // Each blocked wait inside them is a wake-up the engine charges `wakeup_cpu` for
+            // by itself: the profile keeps the rest.
+            let wakeup_cpu = machine.wakeup_cpu;
             for (key, slot, field, how) in pool_costs {
                 let Some(s) = secs(field) else { continue };
-                *slot = SimDuration::from_secs_f64(s);
-                let blocks = secs(&format!("{field}_blocks"))
-                    .map(|b| {
-                        format!(", {b:.2} blocking waits per task (voluntary context switches)")
-                    })
-                    .unwrap_or_default();
-                note(key, &format!("{how}{blocks}; medians of 3 runs"));
+                let gross = SimDuration::from_secs_f64(s);
+                let how = match secs(&format!("{field}_blocks")) {
+                    Some(b) => {
+                        let waits = SimDuration::from_secs_f64(b * wakeup_cpu.as_secs_f64());
+                        *slot = SimDuration(gross.0.saturating_sub(waits.0));
+                        format!(
+                            "{how}: {gross} less {b:.2} blocking waits per task (voluntary \
+                             context switches) × wakeup_cpu; medians of 3 runs"
+                        )
+                    }
+                    None => {
+                        *slot = gross;
+                        format!("{how}; medians of 3 runs")
+                    }
+                };
+                note(key, &how);
             }
             if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {
                 python.pickle = r;

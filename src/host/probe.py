@@ -225,6 +225,103 @@ def asyncio_resume():
     return asyncio.run(main())
 
 
+PHASE_NS = 20_000_000
+
+
+def _phase(now_ns):
+    return (now_ns // PHASE_NS) % 2  # 1: the disturber is active
+
+
+def _nonvoluntary():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("nonvoluntary_ctxt_switches"):
+                return int(line.split()[1])
+    raise OSError("no nonvoluntary_ctxt_switches in /proc/self/status")
+
+
+def _disturber(cpu, until_ns):
+    os.sched_setaffinity(0, {cpu})
+    data = list(range(32_768))  # 256 KiB of pointers
+    while time.monotonic_ns() < until_ns:
+        t = time.monotonic_ns()
+        if _phase(t):
+            time.sleep(0.0005)
+            s = 0
+            for i in range(0, len(data), 8):  # ~50 us over every cache line of the list
+                s += data[i]
+        else:
+            time.sleep((PHASE_NS - t % PHASE_NS) / 1e9)
+
+
+def process_switch_detail(seconds):
+    """What a switch to another process and back costs a pure-Python thread, beyond the
+    context switch: its caches and TLB refilled after the other process ran on its CPU.
+
+    A pure-Python loop pinned to one CPU, in units of ~100 us, takes each unit's own CPU
+    time (time.thread_time_ns: the time it is switched out does not count), while a
+    disturber pinned to the same CPU alternates, in 20 ms phases of the shared monotonic
+    clock, between idle and active: waking every 0.5 ms from a sleep to run ~50 us of
+    Python over 256 KiB (as a Pool's handler thread does with each result). The phases
+    interleave within the VM's speed drift. The cost per switch is the extra CPU per unit
+    in the active phases over the extra involuntary switches per unit (/proc/self/status).
+    Returns (seconds per switch or None, the figures)."""
+    cpu = max(os.sched_getaffinity(0))
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    t = now()
+    x = 0
+    for i in range(200_000):
+        x ^= i
+    iterations = max(1000, int(200_000 * 100e-6 / (now() - t)))
+    until = time.monotonic_ns() + int(seconds * 1e9)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _disturber(cpu, until)
+        finally:
+            os._exit(0)
+    cpu_ns = {0: [], 1: []}
+    switches = {0: 0, 1: 0}
+    try:
+        while time.monotonic_ns() < until:
+            p = _phase(time.monotonic_ns())
+            n0 = _nonvoluntary()
+            t0 = time.thread_time_ns()
+            for i in range(iterations):
+                x ^= i
+            t1 = time.thread_time_ns()
+            n1 = _nonvoluntary()
+            if _phase(time.monotonic_ns()) != p:
+                continue  # the unit straddled a phase boundary
+            cpu_ns[p].append(t1 - t0)
+            switches[p] += n1 - n0
+    finally:
+        os.waitpid(pid, 0)
+        os.sched_setaffinity(0, allowed)
+    if not cpu_ns[0] or not cpu_ns[1]:
+        return None, {}
+    mean = {p: statistics.fmean(cpu_ns[p]) for p in (0, 1)}
+    per_unit = {p: switches[p] / len(cpu_ns[p]) for p in (0, 1)}
+    extra = per_unit[1] - per_unit[0]
+    figures = {
+        "unit_us": mean[0] / 1e3,
+        "units": [len(cpu_ns[0]), len(cpu_ns[1])],
+        "cpu_per_unit_ns": [mean[0], mean[1]],
+        "switches_per_unit": [per_unit[0], per_unit[1]],
+    }
+    if extra < 0.05:  # the disturber hardly preempted the loop: nothing to divide by
+        return None, figures
+    return max(0.0, (mean[1] - mean[0]) / extra / 1e9), figures
+
+
+def process_switch():
+    if not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/status"):
+        return None
+    return process_switch_detail(1.5 if QUICK else 4.0)[0]
+
+
+
 def main():
     out = {
         "python": sys.version.split()[0],
@@ -242,6 +339,9 @@ def main():
     if all(s[1] is not None for s in split):
         out["pool_worker"] = statistics.median(s[1] for s in split)
         out["pool_worker_blocks"] = statistics.median(s[3] for s in split)
+    switch = process_switch()
+    if switch is not None:
+        out["process_switch"] = switch
     costs = [pipe_costs() for _ in range(3)]
     out["ipc_latency"] = statistics.median(c[0] for c in costs)
     out["ipc"] = statistics.median(c[1] for c in costs)

@@ -26,10 +26,11 @@ fn quick_calibration_writes_a_profile_that_runs_use() {
         "{text}"
     );
     assert!(text.contains("pointer chasing"));
-    // The spread of busy cores is measured; the wake-up's CPU part is measured but kept at 0
-    // (docs/decisions.md), its value in the comment.
+    // The spread of busy cores is measured, and so are the wake-up's CPU part and (with
+    // python3 there) the cost of a switch between processes.
     assert!(text.contains("\nspeed_spread = "), "{text}");
-    assert!(text.contains("wakeup_cpu = \"0ns\"  # not"), "{text}");
+    assert!(text.contains("\nwakeup_cpu = "), "{text}");
+    assert!(text.contains("\nprocess_switch = "), "{text}");
     // After: no warning, and the profile loads as the host preset.
     gilsim(dir.path())
         .args(["run", "--no-charts"])
