@@ -254,7 +254,7 @@ def _disturber(cpu, until_ns):
             time.sleep((PHASE_NS - t % PHASE_NS) / 1e9)
 
 
-def process_switch_detail(seconds):
+def process_switch_detail(seconds, cpu=None):
     """What a switch to another process and back costs a pure-Python thread, beyond the
     context switch: its caches and TLB refilled after the other process ran on its CPU.
 
@@ -265,8 +265,10 @@ def process_switch_detail(seconds):
     Python over 256 KiB (as a Pool's handler thread does with each result). The phases
     interleave within the VM's speed drift. The cost per switch is the extra CPU per unit
     in the active phases over the extra involuntary switches per unit (/proc/self/status).
-    Returns (seconds per switch or None, the figures)."""
-    cpu = max(os.sched_getaffinity(0))
+    On CPU `cpu` (default: the highest this process may use). `benches/preempt-cost.py`
+    runs it by hand. Returns (seconds per switch or None, the figures)."""
+    if cpu is None:
+        cpu = max(os.sched_getaffinity(0))
     allowed = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpu})
     t = now()
