@@ -198,7 +198,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             what.push(format!("{}={text}", axis.text));
         }
         let text = toml::to_string(&doc).expect("a TOML table serialises");
-        let mut scenario = model::load(&source.label, &text, None)
+        let mut scenario = model::load(&source.label, &text, host.as_ref())
             .map_err(|e| Error::Usage(format!("--set {}: {}", what.join(" "), e.message)))?;
         if !args.workers.is_empty() {
             for e in &mut scenario.experiments {

@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use super::{gilsim, is_png, tempdir};
+use super::{gilsim, is_png, succeeded, tempdir};
 
 #[test]
 fn run_writes_a_timeline_per_experiment_the_speedup_chart_and_trace_json() {
@@ -109,7 +109,7 @@ fn sweep_workers_writes_the_csv_and_curve_without_progress_bar_when_piped() {
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    let stdout = super::succeeded(out);
+    let stdout = succeeded(out);
     assert!(
         !stdout.contains('\x1b') && !stderr.contains('\x1b'),
         "ANSI codes when piped"
@@ -122,6 +122,57 @@ fn sweep_workers_writes_the_csv_and_curve_without_progress_bar_when_piped() {
     // serial + 4 threads + 4 processes + asyncio
     assert_eq!(csv.lines().count(), 1 + 10, "{csv}");
     assert!(is_png(&dir.path().join("output/default/sweep.png")));
+}
+
+#[test]
+fn sweep_points_use_the_host_profile_as_run_does() {
+    // A scenario on the host preset, with a profile whose Pool costs are far from the
+    // defaults: every grid point must predict with the profile, as `run` does.
+    let dir = tempdir();
+    std::fs::create_dir_all(dir.path().join("output")).unwrap();
+    std::fs::write(
+        dir.path().join("output/host.toml"),
+        "[machine]\ncores = 2\n[python]\ndispatch = { processes = \"500us\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pool.toml"),
+        "name = \"pool\"\n[tasks.t]\nsteps = [{ cpu = \"1ms\" }]\n[job]\ntasks = { t = 100 }\n\
+         [[experiment]]\nname = \"pool\"\nstrategy = \"processes\"\nworkers = 2\nchunksize = 1\n",
+    )
+    .unwrap();
+    let makespan = |csv: &str, column: usize| -> String {
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(column)
+            .unwrap()
+            .to_string()
+    };
+    let run = succeeded(
+        gilsim(dir.path())
+            .args(["run", "pool.toml", "--format", "csv", "-q", "--no-charts"])
+            .output()
+            .unwrap(),
+    );
+    let sweep = succeeded(
+        gilsim(dir.path())
+            .args([
+                "sweep",
+                "pool.toml",
+                "--workers",
+                "2",
+                "--format",
+                "csv",
+                "-q",
+            ])
+            .args(["--no-charts"])
+            .output()
+            .unwrap(),
+    );
+    // sweep.csv has the axes first: none here but the summary columns.
+    assert_eq!(makespan(&run, 5), makespan(&sweep, 5), "{run}\n{sweep}");
 }
 
 #[test]
