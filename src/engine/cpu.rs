@@ -6,8 +6,8 @@
 //!   physical cores before using SMT siblings, and prefers the previous CPU for its warm
 //!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
 //!   FIFO run queue — unless it was woken from a blocking wait and nobody is queued: then
-//!   it preempts the longest-running thread that has run all the while it was off its core,
-//!   which queues instead (wake-up preemption: EEVDF gives a sleeper an earlier virtual
+//!   it preempts the longest-running thread that is computing and has run all the while it
+//!   was off its core, which queues instead (wake-up preemption: EEVDF gives a sleeper an earlier virtual
 //!   deadline, as CFS gave it a smaller vruntime). Only with the queue empty, so that a
 //!   preempted thread is never passed over by a stream of wake-ups: it gets the next free
 //!   hardware thread or the next slice end, as a waiter with lag would under EEVDF.
