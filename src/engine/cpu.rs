@@ -7,10 +7,11 @@
 //!   cache: `select_idle_sibling` in kernel/sched/fair.c). With none idle it joins the
 //!   FIFO run queue — unless it was woken from a blocking wait and nobody is queued: then
 //!   it preempts the longest-running thread that is computing and has run all the while it
-//!   was off its core, which queues instead (wake-up preemption: EEVDF gives a sleeper an earlier virtual
-//!   deadline, as CFS gave it a smaller vruntime). Only with the queue empty, so that a
-//!   preempted thread is never passed over by a stream of wake-ups: it gets the next free
-//!   hardware thread or the next slice end, as a waiter with lag would under EEVDF.
+//!   was off its core, which queues instead (wake-up preemption: EEVDF gives a sleeper an
+//!   earlier virtual deadline, as CFS gave it a smaller vruntime). Only with the queue
+//!   empty, so that a preempted thread is never passed over by a stream of wake-ups: it
+//!   gets the next free hardware thread or the next slice end, as a waiter with lag would
+//!   under EEVDF.
 //! - Context switch: charged when a hardware thread starts a thread other than the one it
 //!   ran last (not on its very first thread); the thread is `runnable` meanwhile. When
 //!   that last thread was of another process, `process_switch` is added: the caches and
@@ -73,6 +74,12 @@ impl Sim<'_> {
                 return;
             }
         }
+        self.enqueue(t);
+    }
+
+    /// Puts a thread off any hardware thread at the back of the run queue, shown
+    /// `runnable`, and arms the time slices of the busy hardware threads.
+    fn enqueue(&mut self, t: ThreadId) {
         self.threads[t as usize].phase = Phase::Runnable;
         self.set_state(t, crate::trace::State::Runnable);
         self.runq.push_back(t);
@@ -104,10 +111,7 @@ impl Sim<'_> {
         let (_, hw) = best?;
         let v = self.hw[hw as usize].running?;
         self.vacate(v);
-        self.threads[v as usize].phase = Phase::Runnable;
-        self.set_state(v, crate::trace::State::Runnable);
-        self.runq.push_back(v);
-        self.arm_slices();
+        self.enqueue(v);
         Some(hw)
     }
 
@@ -309,10 +313,7 @@ impl Sim<'_> {
         let Some(t) = slot.running else { return };
         // Round robin: to the back of the queue; the head takes this hardware thread.
         self.leave_core(t);
-        self.threads[t as usize].phase = Phase::Runnable;
-        self.set_state(t, crate::trace::State::Runnable);
-        self.runq.push_back(t);
-        self.arm_slices();
+        self.enqueue(t);
     }
 
     /// Brings a computing thread's remaining work up to now at its current rate.

@@ -323,7 +323,6 @@ def process_switch():
     return process_switch_detail(1.5 if QUICK else 4.0)[0]
 
 
-
 def main():
     out = {
         "python": sys.version.split()[0],
