@@ -418,7 +418,7 @@ fn a_pipe_copy_takes_a_core_on_both_ends() {
 }
 
 /// One core: `a` computes 50 ms without the GIL beside `b`'s I/O and CPU steps; with
-/// `c = true` a third task computes 20 ms too.
+/// `third`, a task `c` computes 20 ms too.
 fn preemption_scenario(third: bool) -> Scenario {
     let (c_task, c_job) = if third {
         (
@@ -469,7 +469,8 @@ fn a_woken_thread_does_not_pass_a_queued_one() {
 fn a_switch_to_another_process_refills_the_caches() {
     // One core, two GIL-bound 20 ms tasks taking 4 ms slices in turn. As two worker
     // processes every switch between them pays process_switch (0.1 ms); as two threads of
-    // one process none does.
+    // one process none does. (The threads' run is also the case where a forced GIL drop's
+    // signal must not preempt the releasing holder itself: that livelocked.)
     let mut threads = cpu_scenario(2, "20ms", true, "threads", 2);
     threads.machine.cores = 1;
     let plain = run(&threads, 0, 2);
