@@ -108,6 +108,7 @@ pub struct RawPython {
     pub helper_start: Option<RawHelperStart>,
     pub pickle: Option<Spanned<String>>,
     pub ipc: Option<Spanned<String>>,
+    pub ipc_cpu: Option<Spanned<String>>,
     pub ipc_latency: Option<Spanned<String>>,
     pub dispatch: Option<RawDispatch>,
     pub pool_worker: Option<Spanned<String>>,

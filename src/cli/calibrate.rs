@@ -207,7 +207,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 ("machine.process_switch", &mut machine.process_switch, "process_switch",
                  "extra CPU per involuntary context switch of a pure-Python loop, pinned with another process that wakes every 0.5 ms on its CPU (phases of 20 ms interleaved)"),
                 ("python.ipc_latency", &mut python.ipc_latency, "ipc_latency",
-                 "half a 1-byte multiprocessing.Pipe round trip to a forked process, median of 3"),
+                 "half a 1-byte round trip through one-way multiprocessing pipes to a forked process, after a warm-up; median of 3 processes"),
                 ("python.process_start.fork", &mut python.process_start.fork, "process_start_fork", &fork),
                 ("python.process_start.forkserver", &mut python.process_start.forkserver, "process_start_forkserver", &forkserver),
                 ("python.process_start.spawn", &mut python.process_start.spawn, "process_start_spawn", &spawn),
@@ -271,7 +271,14 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 python.ipc = r;
                 note(
                     "python.ipc",
-                    "8 MiB through a multiprocessing.Pipe to a forked process, median of 3",
+                    "8 MiB messages through one-way multiprocessing pipes (Pool's SimpleQueue) to a forked process, after a warm-up one: median of 15 (5 in each of 3 processes)",
+                );
+            }
+            if let Some(r) = secs("ipc_cpu").filter(|r| *r > 0.0) {
+                python.ipc_cpu = Some(r);
+                note(
+                    "python.ipc_cpu",
+                    "the same messages per CPU-second of one end (time.thread_time, mean of writer and reader): median of 15",
                 );
             }
             format!(

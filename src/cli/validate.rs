@@ -301,6 +301,9 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.helper_start.forkserver = SimDuration::ZERO;
     python.pickle = c.pickle;
     python.ipc = c.ipc;
+    // Its pipe throughput is measured end to end only: all of it counts as copying (the
+    // model before `ipc_cpu`), not the host profile's CPython share.
+    python.ipc_cpu = None;
     python.ipc_latency = d(c.ipc_latency);
     format!(
         "native runtime: thread start {}, process start {}, per chunk {}, pipe {} + {:.0} MB/s, copy {:.0} MB/s",

@@ -229,6 +229,14 @@ enum Action {
     StartThread(roles::Spawn, &'static str, u32),
     /// Start a process (with its own GIL) whose main thread runs the role.
     StartProcess(roles::Spawn, &'static str, u32),
+    /// The rest of a pipe end's share of a transfer after its copy: `wait` off the core
+    /// (for the other end), then [`Action::PipeWritten`] or [`Action::PipeRead`] of queue
+    /// `q` (engine-internal, see [`PIPE_CAPACITY`]).
+    PipeRest {
+        q: QueueId,
+        wait: SimDuration,
+        writer: bool,
+    },
     /// The writer of queue `q`'s message in the pipe has copied it in (engine-internal:
     /// what a writer does after its copy).
     PipeWritten(QueueId),
@@ -272,7 +280,10 @@ enum Op {
 ///
 /// The copies are CPU work on the copying thread's core, GIL released (`write()` and
 /// `read()` copy between the process and the kernel's pipe buffer on the calling CPU):
-/// a large transfer takes two cores' time, not none.
+/// a large transfer takes two cores' time, not none. How much: each end spends
+/// `bytes / ipc_cpu` on its core, then waits off it for the rest of the transfer's
+/// `bytes / ipc` (64 KiB at a time, each end waits for the other to wake); a small message's
+/// write is all copy, `bytes / ipc_cpu`. Without `ipc_cpu` the whole transfer is copying.
 pub const PIPE_CAPACITY: u64 = 65_536;
 
 /// Why a blocked thread is blocked.
@@ -850,7 +861,7 @@ impl<'a> Sim<'a> {
     fn send(&mut self, t: ThreadId, q: QueueId, item: Item, bytes: u64) -> bool {
         if bytes <= PIPE_CAPACITY {
             // Into the pipe's buffer: the writer's copy, then the reader finds it.
-            let time = self.pipe_time(bytes);
+            let time = self.pipe_copy_time(bytes);
             self.threads[t as usize].then = Some(Action::Deliver {
                 q,
                 item,
@@ -914,6 +925,7 @@ impl<'a> Sim<'a> {
                 let new = self.new_process_thread(spawn.role(), name, number);
                 self.make_runnable(new);
             }
+            Action::PipeRest { q, wait, writer } => self.pipe_rest(t, q, wait, writer),
             Action::PipeWritten(q) => self.pipe_written(q),
             Action::PipeRead(q) => return self.pipe_read(t, q),
             Action::Exit => {
@@ -930,6 +942,28 @@ impl<'a> Sim<'a> {
             }
         }
         true
+    }
+
+    /// [`Action::PipeRest`]: after its copy, a pipe end waits off its core for the rest of
+    /// the transfer (shown as `ipc`; no wake-up cost of its own: the measured transfer time
+    /// includes the ends' wake-ups), then ends its part. Out of line, like [`Sim::send`]:
+    /// `resume` is on every action of every thread.
+    #[inline(never)]
+    fn pipe_rest(&mut self, t: ThreadId, q: QueueId, wait: SimDuration, writer: bool) {
+        let then = if writer {
+            Action::PipeWritten(q)
+        } else {
+            Action::PipeRead(q)
+        };
+        // Next, not from here: `begin` calling itself would keep it out of `resume`.
+        let th = &mut self.threads[t as usize];
+        if !wait.is_zero() {
+            th.op = Op::Wait {
+                time: wait,
+                state: State::Ipc,
+            };
+        }
+        th.then = Some(then);
     }
 
     /// Puts an item into a queue, handing it straight to the longest waiter if there is one.
@@ -973,14 +1007,23 @@ impl<'a> Sim<'a> {
             written: false,
             read: false,
         });
-        let time = self.pipe_time(bytes);
-        self.threads[s as usize].then = Some(Action::PipeWritten(q));
-        self.start_copy(s, time);
+        let (copy, whole) = (self.pipe_copy_time(bytes), self.pipe_time(bytes));
+        let wait = SimDuration(whole.0 - copy.0); // copy ≤ whole (pipe_copy_time)
+        self.threads[s as usize].then = Some(Action::PipeRest {
+            q,
+            wait,
+            writer: true,
+        });
+        self.start_copy(s, copy);
         if !matches!(self.threads[s as usize].phase, Phase::Running(_)) {
             self.make_runnable(s);
         }
-        self.threads[r as usize].then = Some(Action::PipeRead(q));
-        self.start_copy(r, time);
+        self.threads[r as usize].then = Some(Action::PipeRest {
+            q,
+            wait,
+            writer: false,
+        });
+        self.start_copy(r, copy);
         self.set_state(r, State::Ipc);
         self.wake_after(r, self.scenario.python.ipc_latency, Block::Receiving);
     }
@@ -1006,6 +1049,14 @@ impl<'a> Sim<'a> {
     /// How long `bytes` take through a pipe.
     fn pipe_time(&self, bytes: u64) -> SimDuration {
         crate::units::transfer_time(bytes, self.scenario.python.ipc)
+    }
+
+    /// The CPU time one end spends copying `bytes` through a pipe: no more than
+    /// [`Sim::pipe_time`].
+    fn pipe_copy_time(&self, bytes: u64) -> SimDuration {
+        let p = &self.scenario.python;
+        let rate = p.ipc_cpu.map_or(p.ipc, |cpu| cpu.max(p.ipc));
+        crate::units::transfer_time(bytes, rate).min(self.pipe_time(bytes))
     }
 
     /// The writer of queue `q`'s transfer has copied the message in and goes on. If the

@@ -417,6 +417,41 @@ fn a_pipe_copy_takes_a_core_on_both_ends() {
     assert!(one.work_done >= 4.0 * 20e6 * 0.999, "{}", one.work_done);
 }
 
+#[test]
+fn a_pipe_end_copies_its_cpu_share_and_waits_the_rest() {
+    // As above, but of each 20 ms transfer only 10 ms is copying on each end
+    // (`ipc_cpu` = 2 × `ipc`); the rest each end waits off its core. Two cores: 20 ms per
+    // message still. One core: the two copies take turns on it, and each end's wait
+    // overlaps the other's copy — 30 ms per message instead of 40.
+    let mut s = cpu_scenario(2, "0ms", true, "processes", 1);
+    s.python.pickle = 1e15;
+    s.python.ipc = 100e6;
+    s.python.ipc_cpu = Some(200e6);
+    s.experiments[0].job.payload = 2_000_000;
+    s.experiments[0].chunksize = Some(1);
+    let ms = |t: &RunTrace| t.makespan.0 as f64 / 1e6;
+    s.machine.cores = 2;
+    let two = run(&s, 0, 1);
+    s.machine.cores = 1;
+    let one = run(&s, 0, 1);
+    assert!((ms(&two) - 40.0).abs() < 1.0, "{}", ms(&two));
+    assert!((ms(&one) - 60.0).abs() < 1.0, "{}", ms(&one));
+    // Four copies of 10 ms done on a core; the lanes show all 4 × 20 ms as `ipc`.
+    assert!(
+        (one.work_done - 4.0 * 10e6).abs() < 4.0 * 10e6 * 0.001,
+        "{}",
+        one.work_done
+    );
+    let ipc = two.totals[State::Ipc.index()].as_nanos() as f64 / 1e6;
+    assert!((ipc - 80.0).abs() < 0.5, "{ipc}");
+    // A copy cannot take longer than the transfer: an `ipc_cpu` below `ipc` is `ipc`.
+    s.python.ipc_cpu = Some(50e6);
+    let slow = run(&s, 0, 1);
+    s.python.ipc_cpu = None;
+    let all = run(&s, 0, 1);
+    assert_eq!(slow.makespan, all.makespan);
+}
+
 /// One core: `a` computes 50 ms without the GIL beside `b`'s I/O and CPU steps; with
 /// `third`, a task `c` computes 20 ms too.
 fn preemption_scenario(third: bool) -> Scenario {

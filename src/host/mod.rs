@@ -108,6 +108,9 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
         ] {
             put(&mut text, notes, k, "python", v);
         }
+        if let Some(cpu) = p.ipc_cpu {
+            put(&mut text, notes, "ipc_cpu", "python", rate(cpu));
+        }
         let (s, h, d, l) = (
             &p.process_start,
             &p.helper_start,

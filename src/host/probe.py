@@ -12,6 +12,7 @@ import os
 import pickle
 import resource
 import statistics
+import struct
 import sys
 import threading
 import time
@@ -78,33 +79,55 @@ def pickle_rate():
     return len(data) / ((dumps + loads) / 2)
 
 
-def _echo(conn):
+def _echo(reader, writer):
+    # Answers each message with one byte, a large one with the CPU time its receipt took.
     while True:
-        msg = conn.recv_bytes()
+        cpu = time.thread_time()
+        msg = reader.recv_bytes()
         if msg == b"stop":
             return
-        conn.send_bytes(msg[:1])
+        cpu = time.thread_time() - cpu
+        writer.send_bytes(struct.pack("d", cpu) if len(msg) > 4096 else msg[:1])
 
 
 def pipe_costs():
+    """Half a 1-byte round trip, and for each of several 8 MiB messages to a forked echo
+    process its throughput end to end and per CPU-second of one end (the mean of the
+    writer's and the reader's `time.thread_time`), through one-way pipes as Pool's queues
+    use (`SimpleQueue`: `Pipe(duplex=False)`, an `os.pipe()`; the default duplex `Pipe()`
+    is a Unix socketpair, 2-4x faster here for large messages). Both after a warm-up: the
+    first round trips after the start pay for the new process's first wake-ups, the first
+    large message for the receiver's first touch of its buffer. The caller takes the
+    median of the messages: one message's speed varies 4x between consecutive sends on
+    this VM (docs/decisions.md, "Pipe copies: CPU and waiting")."""
     ctx = mp.get_context("fork")
-    a, b = ctx.Pipe()
-    p = ctx.Process(target=_echo, args=(b,))
+    their_reader, writer = ctx.Pipe(duplex=False)
+    reader, their_writer = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_echo, args=(their_reader, their_writer))
     p.start()
     n = 300 if QUICK else 2000
+    for _ in range(n // 4):
+        writer.send_bytes(b"x")
+        reader.recv_bytes()
     t = now()
     for _ in range(n):
-        a.send_bytes(b"x")
-        a.recv_bytes()
+        writer.send_bytes(b"x")
+        reader.recv_bytes()
     latency = (now() - t) / n / 2
     big = bytes(8 << 20)
-    t = now()
-    a.send_bytes(big)
-    a.recv_bytes()
-    rate = len(big) / max(now() - t - 2 * latency, 1e-9)
-    a.send_bytes(b"stop")
+    writer.send_bytes(big)
+    reader.recv_bytes()
+    rates, cpu_rates = [], []
+    for _ in range(2 if QUICK else 5):
+        t, cpu = now(), time.thread_time()
+        writer.send_bytes(big)
+        (their_cpu,) = struct.unpack("d", reader.recv_bytes())
+        cpu = time.thread_time() - cpu
+        rates.append(len(big) / max(now() - t - 2 * latency, 1e-9))
+        cpu_rates.append(len(big) / max((cpu + their_cpu) / 2, 1e-9))
+    writer.send_bytes(b"stop")
     p.join()
-    return latency, rate
+    return latency, rates, cpu_rates
 
 
 # Source text, because POOL_START (a program of its own) needs it too: run with `python3 -c`,
@@ -345,7 +368,8 @@ def main():
         out["process_switch"] = switch
     costs = [pipe_costs() for _ in range(3)]
     out["ipc_latency"] = statistics.median(c[0] for c in costs)
-    out["ipc"] = statistics.median(c[1] for c in costs)
+    out["ipc"] = statistics.median(r for c in costs for r in c[1])
+    out["ipc_cpu"] = statistics.median(r for c in costs for r in c[2])
     methods = ["fork"] if QUICK else ["fork", "forkserver", "spawn"]
     for m in methods:
         runs = [pool_start(m) for _ in range(3)]

@@ -80,8 +80,13 @@ pub struct Python {
     pub helper_start: HelperStart,
     /// `pickle.dumps`/`loads` throughput, bytes per second.
     pub pickle: f64,
-    /// Pipe bandwidth between processes, bytes per second.
+    /// Pipe bandwidth between processes, bytes per second: how long a message takes through
+    /// a pipe, end to end.
     pub ipc: f64,
+    /// Of that time, the CPU each end spends copying, as bytes per CPU-second (at least
+    /// `ipc`: a copy cannot take longer than the transfer); `None`: all of it
+    /// (`docs/decisions.md`, "Pipe copies: CPU and waiting").
+    pub ipc_cpu: Option<f64>,
     /// One message across a pipe.
     pub ipc_latency: SimDuration,
     /// Per-task dispatch costs.
@@ -137,6 +142,9 @@ pub(super) fn build(
     }
     if let Some(r) = &raw.ipc {
         p.ipc = ctx.rate(r)?;
+    }
+    if let Some(r) = &raw.ipc_cpu {
+        p.ipc_cpu = Some(ctx.rate(r)?);
     }
     if let Some(d) = &raw.ipc_latency {
         p.ipc_latency = ctx.duration(d)?;

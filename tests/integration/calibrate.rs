@@ -27,10 +27,13 @@ fn quick_calibration_writes_a_profile_that_runs_use() {
     );
     assert!(text.contains("pointer chasing"));
     // The spread of busy cores is measured, and so are the wake-up's CPU part and (with
-    // python3 there) the cost of a switch between processes.
+    // python3 there) the cost of a switch between processes, and the pipe's throughput is
+    // Pool's one-way pipes', with the ends' CPU share of it.
     assert!(text.contains("\nspeed_spread = "), "{text}");
     assert!(text.contains("\nwakeup_cpu = "), "{text}");
     assert!(text.contains("\nprocess_switch = "), "{text}");
+    assert!(text.contains("one-way multiprocessing pipes"), "{text}");
+    assert!(text.contains("\nipc_cpu = "), "{text}");
     // After: no warning, and the profile loads as the host preset.
     gilsim(dir.path())
         .args(["run", "--no-charts"])
