@@ -271,7 +271,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 python.ipc = r;
                 note(
                     "python.ipc",
-                    "8 MiB messages through one-way multiprocessing pipes (Pool's SimpleQueue) to a forked process, after a warm-up one: median of 15 (5 in each of 3 processes)",
+                    "8 MiB messages through one-way multiprocessing pipes (Pool's SimpleQueue) to a forked process, after a warm-up one: median of 15 (5 in each of 3 processes at the start, middle and end of the CPython measurements)",
                 );
             }
             if let Some(r) = secs("ipc_cpu").filter(|r| *r > 0.0) {
