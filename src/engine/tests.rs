@@ -394,6 +394,31 @@ fn a_message_larger_than_the_pipe_waits_for_a_reader() {
     assert!((ipc(&buffered) - 80.0).abs() < 0.5, "{}", ipc(&buffered));
 }
 
+/// Two tasks of no work on one worker, each with 2 MB of arguments through a 100 MB/s pipe
+/// (20 ms a message), pickling free, each end copying at `ipc_cpu`.
+fn two_large_messages(ipc_cpu: Option<f64>) -> Scenario {
+    let mut s = cpu_scenario(2, "0ms", true, "processes", 1);
+    s.python.pickle = 1e15;
+    s.python.ipc = 100e6;
+    s.python.ipc_cpu = ipc_cpu;
+    s.experiments[0].job.payload = 2_000_000;
+    s.experiments[0].chunksize = Some(1);
+    s
+}
+
+/// The run on two cores, and on one.
+fn on_two_cores_and_one(s: &Scenario) -> (RunTrace, RunTrace) {
+    let mut s = s.clone();
+    s.machine.cores = 2;
+    let two = run(&s, 0, 1);
+    s.machine.cores = 1;
+    (two, run(&s, 0, 1))
+}
+
+fn ms(t: &RunTrace) -> f64 {
+    t.makespan.0 as f64 / 1e6
+}
+
 #[test]
 fn a_pipe_copy_takes_a_core_on_both_ends() {
     // Two tasks of no work on one worker, each with 2 MB of arguments at 100 MB/s: 20 ms of
@@ -401,16 +426,7 @@ fn a_pipe_copy_takes_a_core_on_both_ends() {
     // (the worker), at the same time. With two cores both copies run at once: 20 ms per
     // message. With one core they take turns on it: 40 ms per message. (When the copies
     // were off-core waits, one core cost nothing: 20 ms either way.)
-    let mut s = cpu_scenario(2, "0ms", true, "processes", 1);
-    s.python.pickle = 1e15;
-    s.python.ipc = 100e6;
-    s.experiments[0].job.payload = 2_000_000;
-    s.experiments[0].chunksize = Some(1);
-    let ms = |t: &RunTrace| t.makespan.0 as f64 / 1e6;
-    s.machine.cores = 2;
-    let two = run(&s, 0, 1);
-    s.machine.cores = 1;
-    let one = run(&s, 0, 1);
+    let (two, one) = on_two_cores_and_one(&two_large_messages(None));
     assert!((ms(&two) - 40.0).abs() < 1.0, "{}", ms(&two));
     assert!((ms(&one) - 80.0).abs() < 1.0, "{}", ms(&one));
     // Four copies of 20 ms, done as work on a core (check_invariants: handed out = done).
@@ -423,17 +439,8 @@ fn a_pipe_end_copies_its_cpu_share_and_waits_the_rest() {
     // (`ipc_cpu` = 2 × `ipc`); the rest each end waits off its core. Two cores: 20 ms per
     // message still. One core: the two copies take turns on it, and each end's wait
     // overlaps the other's copy — 30 ms per message instead of 40.
-    let mut s = cpu_scenario(2, "0ms", true, "processes", 1);
-    s.python.pickle = 1e15;
-    s.python.ipc = 100e6;
-    s.python.ipc_cpu = Some(200e6);
-    s.experiments[0].job.payload = 2_000_000;
-    s.experiments[0].chunksize = Some(1);
-    let ms = |t: &RunTrace| t.makespan.0 as f64 / 1e6;
-    s.machine.cores = 2;
-    let two = run(&s, 0, 1);
-    s.machine.cores = 1;
-    let one = run(&s, 0, 1);
+    let mut s = two_large_messages(Some(200e6));
+    let (two, one) = on_two_cores_and_one(&s);
     assert!((ms(&two) - 40.0).abs() < 1.0, "{}", ms(&two));
     assert!((ms(&one) - 60.0).abs() < 1.0, "{}", ms(&one));
     // Four copies of 10 ms done on a core; the lanes show all 4 × 20 ms as `ipc`.
