@@ -26,8 +26,8 @@
 //!   worker process (the child pays `process_start[method]`), then starts Pool's three handler
 //!   threads (`thread_start` each; the worker-handler thread is idle and has no lane). The
 //!   task-handler thread sends each chunk: `dispatch.processes` per message, pickling
-//!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (`bytes /
-//!   ipc`, off-GIL); the chunk arrives `ipc_latency` later. Workers read chunks FIFO,
+//!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (off-GIL;
+//!   its time and CPU in [`super::PIPE_CAPACITY`]); the chunk arrives `ipc_latency` later. Workers read chunks FIFO,
 //!   unpickle, run the tasks in order, pickle and send results back the same way; the
 //!   result-handler thread unpickles them under the parent's GIL. Each message costs the
 //!   worker `pool_worker` (receive, look the call up, send the result) before unpickling.
