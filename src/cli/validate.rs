@@ -301,12 +301,14 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.helper_start.forkserver = SimDuration::ZERO;
     python.pickle = c.pickle;
     python.ipc = c.ipc;
-    // Its pipe throughput is measured end to end only: all of it counts as copying (the
-    // model before `ipc_cpu`), not the host profile's CPython share.
-    python.ipc_cpu = None;
+    // Its own pipes' share of copying, not the host profile's CPython one.
+    python.ipc_cpu = c.ipc_cpu;
     python.ipc_latency = d(c.ipc_latency);
+    let pipe_cpu = c.ipc_cpu.map_or(String::new(), |r| {
+        format!(" ({:.0} MB/s per CPU-second of an end)", r / 1e6)
+    });
     format!(
-        "native runtime: thread start {}, process start {}, per chunk {}, pipe {} + {:.0} MB/s, copy {:.0} MB/s",
+        "native runtime: thread start {}, process start {}, per chunk {}, pipe {} + {:.0} MB/s{pipe_cpu}, copy {:.0} MB/s",
         d(c.thread_start),
         d(c.process_start),
         d(c.dispatch_processes),

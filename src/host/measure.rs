@@ -174,7 +174,7 @@ pub struct Wakeup {
 }
 
 /// CPU time the calling thread has run so far (`/proc/thread-self/schedstat`, ns).
-fn thread_cpu() -> Option<Duration> {
+pub(crate) fn thread_cpu() -> Option<Duration> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns = text.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))

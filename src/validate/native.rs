@@ -663,6 +663,15 @@ struct Children {
 }
 
 impl Children {
+    /// CPU time the first worker process has run so far (`/proc/PID/schedstat`).
+    fn worker_cpu(&self) -> Option<Duration> {
+        let pid = self.procs.first()?.id();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+        Some(Duration::from_nanos(
+            text.split_whitespace().next()?.parse().ok()?,
+        ))
+    }
+
     /// Starts `n` workers (`exe native-worker`), one after another as `Pool()` does.
     fn start(exe: &Path, n: u32, rate: f64) -> Result<Children, String> {
         let locks = Locks::create()?;
@@ -907,6 +916,9 @@ pub struct Costs {
     pub pickle: f64,
     /// Pipe throughput to a worker process, bytes per second.
     pub ipc: f64,
+    /// Of a transfer, the bytes per CPU-second of one end (the mean of the writer's and
+    /// the reader's CPU time), where `/proc` tells them.
+    pub ipc_cpu: Option<f64>,
     /// One message to a worker process (half a round trip).
     pub ipc_latency: Duration,
 }
@@ -984,15 +996,33 @@ pub fn measure_costs(exe: &Path) -> Result<Costs, String> {
         trips.push(t.elapsed());
     }
     let ipc_latency = median(trips) / 2;
+    // After a warm-up message, the median of seven: one message's speed varies 4× between
+    // sends on a VM, and the best of five once put this at a fast outlier that predicted
+    // the large payloads' Pool 42 % fast (docs/decisions.md, "Pipe copies: CPU and
+    // waiting").
+    // With each end's CPU time, as `calibrate` measures CPython's pipes: the writer (this
+    // thread) and the reader (the worker, which does nothing else meanwhile).
     let big = 8 << 20;
-    let ipc = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            echo(&mut c, big).map(|()| big as f64 / t.elapsed().as_secs_f64().max(1e-9))
-        })
-        .collect::<Result<Vec<f64>, String>>()?
-        .into_iter()
-        .fold(0.0, f64::max);
+    echo(&mut c, big)?;
+    let (mut rates, mut cpu_rates) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let cpu = (crate::host::measure::thread_cpu(), c.worker_cpu());
+        let t = Instant::now();
+        echo(&mut c, big)?;
+        rates.push(big as f64 / t.elapsed().as_secs_f64().max(1e-9));
+        if let ((Some(w0), Some(r0)), Some(w1), Some(r1)) =
+            (cpu, crate::host::measure::thread_cpu(), c.worker_cpu())
+        {
+            let ends = ((w1 - w0) + (r1 - r0)).as_secs_f64() / 2.0;
+            cpu_rates.push(big as f64 / ends.max(1e-9));
+        }
+    }
+    let middle = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ipc = middle(rates);
+    let ipc_cpu = (cpu_rates.len() == 7).then(|| middle(cpu_rates));
 
     // Per chunk: a small frame encoded and written (the worker echoes it back).
     // What the task handler spends per chunk: encoding and writing, back to back (the
@@ -1019,6 +1049,7 @@ pub fn measure_costs(exe: &Path) -> Result<Costs, String> {
         process_start,
         pickle,
         ipc,
+        ipc_cpu,
         ipc_latency,
     })
 }
