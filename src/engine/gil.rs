@@ -7,8 +7,11 @@
 //!   `switch_number` has not changed since the wait began (nobody took the GIL in the
 //!   interval) and the GIL is still locked, it sets `gil_drop_request`; then it waits
 //!   another interval. A waiter whose timeout finds the GIL free takes it.
-//! - Taking the GIL increments `switch_number`, records `last_holder`, resets the drop
-//!   request and signals `switch_cond`.
+//! - Taking the GIL resets the drop request and signals `switch_cond`; a take by another
+//!   thread than `last_holder` records it and increments `switch_number`. A thread that
+//!   drops the GIL and takes it straight back (a blocking call that did not block, a
+//!   `select()` that found data) is no switch: its waiters' intervals go on, and after a
+//!   full one they ask for the drop.
 //! - The holder, running Python code, sees the drop request at once (`eval_breaker`) and
 //!   drops the GIL.
 //! - `drop_gil`: unlocks and signals `gil->cond`, waking one waiter, which pays `wakeup`
@@ -67,8 +70,8 @@ pub(super) struct Gil {
     pub drop_request: bool,
     /// The threads in the timed wait, by the phase of their timeouts.
     pub index: PhaseIndex,
-    /// When the GIL was last taken.
-    pub last_take: SimTime,
+    /// When the GIL last changed hands (`switch_number` last changed).
+    pub last_switch: SimTime,
     /// The pending timeout event, if any (a popped event at another time is stale).
     pub timer_at: Option<SimTime>,
     /// The state changed this instant: re-arm the timer once the instant is settled.
@@ -93,7 +96,7 @@ impl Gil {
             switch_number: 0,
             drop_request: false,
             index: PhaseIndex::new(period.as_nanos()),
-            last_take: SimTime::ZERO,
+            last_switch: SimTime::ZERO,
             timer_at: None,
             dirty: false,
             known_next: None,
@@ -117,12 +120,15 @@ impl Sim<'_> {
         debug_assert!(!g.locked, "two GIL holders in one process");
         g.locked = true;
         g.holder = Some(t);
-        g.switch_number += 1;
         let handoff = g.last_holder != Some(t);
+        if handoff {
+            // `if (tstate != gil->last_holder) { ...; ++gil->switch_number; }` (take_gil).
+            g.switch_number += 1;
+            g.last_switch = now;
+        }
         g.last_holder = Some(t);
         g.drop_request = false;
         g.taken_at = now;
-        g.last_take = now;
         let forced_out = !g.switch_waiters.is_empty();
         if handoff {
             self.out.gil_switches += 1;
@@ -267,7 +273,7 @@ impl Sim<'_> {
     /// the last take (earlier timeouts see that switch).
     fn earliest_useful_timeout(&self, g: &Gil) -> SimTime {
         if g.locked {
-            self.now.max(g.last_take + self.timed_wait())
+            self.now.max(g.last_switch + self.timed_wait())
         } else {
             self.now
         }

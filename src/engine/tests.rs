@@ -578,6 +578,28 @@ fn free_threaded_python_runs_python_code_in_parallel() {
 }
 
 #[test]
+fn taking_the_gil_straight_back_is_no_switch() {
+    // `flicker` drops the GIL for 1 µs every 3 ms and takes it straight back, before the
+    // waiter its release signalled has woken (30 µs); `a` and `b` wait for it from the
+    // start. The release at 3 ms signals `a`, which waits again from then; `b`'s wait goes
+    // on, and in CPython the retake by the last holder is no switch (`switch_number` is
+    // unchanged), so `b`'s timeout at 5 ms asks for the drop and a waiter runs at once.
+    // Counted as a switch, the retake made every timeout within 5 ms of it see one: `a` and
+    // `b` waited for `flicker`'s 30 ms to end.
+    let mut s = scenario(&format!(
+        "{QUIET_MACHINE}\n[tasks.flicker]\nsteps = [{{ repeat = 10, steps = [{{ cpu = \"3ms\" }}, {{ cpu = \"1us\", gil = false }}] }}]\n\
+         [tasks.steady]\nsteps = [{{ cpu = \"1ms\" }}]\n\
+         [job]\ntasks = {{ flicker = 1, steady = 2 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 3\n"
+    ));
+    s.machine.wakeup = SimDuration::from_micros(30);
+    let t = run(&s, 0, 3);
+    let first = t.tasks[1].end.min(t.tasks[2].end);
+    assert!(first.0 < 7_000_000, "the first waiter ended at {first}");
+    assert!(t.forced_switches >= 1);
+}
+
+#[test]
 fn io_thread_beside_a_cpu_thread_waits_a_switch_interval_per_reacquire() {
     // The convoy effect: after each short I/O the I/O thread needs the GIL back, the CPU
     // thread holds it, and it gets it only after a 5 ms timed wait and a forced switch.
