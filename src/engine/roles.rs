@@ -27,11 +27,12 @@
 //!   threads (`thread_start` each; the worker-handler thread is idle and has no lane). The
 //!   task-handler thread sends each chunk: `dispatch.processes` per message, pickling
 //!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (off-GIL;
-//!   its time and CPU in [`super::PIPE_CAPACITY`]); the chunk arrives `ipc_latency` later. Workers read chunks FIFO,
-//!   unpickle, run the tasks in order, pickle and send results back the same way; the
-//!   result-handler thread unpickles them under the parent's GIL. Each message costs the
-//!   worker `pool_worker` (receive, look the call up, send the result) before unpickling.
-//!   Shutdown sends a sentinel to each worker and joins workers and handlers.
+//!   its time and CPU in [`super::PIPE_CAPACITY`]); the chunk arrives `ipc_latency` later.
+//!   Workers read chunks FIFO, unpickle, run the tasks in order, pickle and send results
+//!   back the same way; the result-handler thread unpickles them under the parent's GIL.
+//!   Each message costs the worker `pool_worker` (receive, look the call up, send the
+//!   result) before unpickling. Shutdown sends a sentinel to each worker and joins workers
+//!   and handlers.
 //! - **asyncio**: one thread, one coroutine per task, started in order (`gather`). A
 //!   coroutine runs until it awaits I/O; each resume costs `dispatch.asyncio`. `cpu` steps
 //!   and `blocking` I/O run on the loop thread and stall every coroutine.

@@ -175,7 +175,17 @@ pub struct Wakeup {
 
 /// CPU time the calling thread has run so far (`/proc/thread-self/schedstat`, ns).
 pub(crate) fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    schedstat_cpu("/proc/thread-self/schedstat")
+}
+
+/// CPU time process `pid` has run so far (`/proc/PID/schedstat`, ns).
+pub(crate) fn process_cpu(pid: u32) -> Option<Duration> {
+    schedstat_cpu(&format!("/proc/{pid}/schedstat"))
+}
+
+/// The first field of a `schedstat` file: time spent on a CPU, ns.
+fn schedstat_cpu(path: &str) -> Option<Duration> {
+    let text = std::fs::read_to_string(path).ok()?;
     let ns = text.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(ns))
 }

@@ -665,11 +665,7 @@ struct Children {
 impl Children {
     /// CPU time the first worker process has run so far (`/proc/PID/schedstat`).
     fn worker_cpu(&self) -> Option<Duration> {
-        let pid = self.procs.first()?.id();
-        let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-        Some(Duration::from_nanos(
-            text.split_whitespace().next()?.parse().ok()?,
-        ))
+        crate::host::measure::process_cpu(self.procs.first()?.id())
     }
 
     /// Starts `n` workers (`exe native-worker`), one after another as `Pool()` does.
@@ -923,8 +919,9 @@ pub struct Costs {
     pub ipc_latency: Duration,
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
+/// The middle value (the upper one of an even count). `v` holds no NaN.
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN among the measurements"));
     v[v.len() / 2]
 }
 
@@ -1017,12 +1014,8 @@ pub fn measure_costs(exe: &Path) -> Result<Costs, String> {
             cpu_rates.push(big as f64 / ends.max(1e-9));
         }
     }
-    let middle = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let ipc = middle(rates);
-    let ipc_cpu = (cpu_rates.len() == 7).then(|| middle(cpu_rates));
+    let ipc = median(rates);
+    let ipc_cpu = (cpu_rates.len() == 7).then(|| median(cpu_rates));
 
     // Per chunk: a small frame encoded and written (the worker echoes it back).
     // What the task handler spends per chunk: encoding and writing, back to back (the
