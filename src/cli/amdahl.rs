@@ -33,7 +33,7 @@ pub struct AmdahlArgs {
     /// Measured run times (CSV: workers,seconds): speedups, Karp–Flatt and fits.
     #[arg(long, value_name = "FILE.csv")]
     pub measured: Option<PathBuf>,
-    /// What to print on stdout (table or csv).
+    /// What to print on stdout (json: the CSV file's rows as objects).
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Output directory for amdahl.csv and amdahl.png (default: output/amdahl/).
@@ -162,9 +162,6 @@ fn fmt(x: f64) -> String {
 }
 
 pub(super) fn run(args: &AmdahlArgs) -> Result<(), Error> {
-    if args.format == Format::Json {
-        return Err(Error::Usage("amdahl prints --format table or csv".into()));
-    }
     if let Some(s) = args.serial.iter().find(|s| !(0.0..=1.0).contains(*s)) {
         return Err(Error::Usage(format!(
             "--serial {s}: a serial fraction is between 0 and 1"
@@ -326,7 +323,8 @@ pub(super) fn run(args: &AmdahlArgs) -> Result<(), Error> {
 
     let out = match args.format {
         Format::Csv => String::from_utf8(csv_bytes).expect("CSV is UTF-8"),
-        _ => {
+        Format::Json => report::json::csv_rows(&csv_bytes),
+        Format::Table => {
             let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
             let shown: Vec<Vec<String>> = rows
                 .iter()

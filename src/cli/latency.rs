@@ -18,7 +18,7 @@ pub struct LatencyArgs {
     /// 1 MB read, a loopback round trip; a few seconds).
     #[arg(long)]
     pub measure: bool,
-    /// What to print on stdout (table or csv).
+    /// What to print on stdout (json: the CSV file's rows as objects).
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Output directory for latency.csv and latency.png (default: output/latency/).
@@ -33,9 +33,6 @@ pub struct LatencyArgs {
 }
 
 pub(super) fn run(args: &LatencyArgs) -> Result<(), Error> {
-    if args.format == Format::Json {
-        return Err(Error::Usage("latency prints --format table or csv".into()));
-    }
     let levels = latency::textbook();
     let measured: Option<Measured> = args.measure.then(|| {
         let show = !args.quiet && std::io::stderr().is_terminal();
@@ -91,7 +88,8 @@ pub(super) fn run(args: &LatencyArgs) -> Result<(), Error> {
 
     let out = match args.format {
         Format::Csv => String::from_utf8(csv_bytes).expect("CSV is UTF-8"),
-        _ => {
+        Format::Json => report::json::csv_rows(&csv_bytes),
+        Format::Table => {
             let header: Vec<String> = [
                 "level",
                 "latency",

@@ -11,15 +11,16 @@ use crate::model::{self, Scenario};
 use crate::report::{self, Results, RunResult};
 use crate::time::{SimDuration, SimTime};
 
-/// What `run` prints on stdout.
+/// What `run`, `sweep`, `latency` and `amdahl` print on stdout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// An aligned table with a one-line explanation per row.
     #[default]
     Table,
-    /// `summary.csv`.
+    /// The command's CSV file (`summary.csv`, `sweep.csv`, `latency.csv`, `amdahl.csv`).
     Csv,
-    /// The summary as JSON, with per-kind task statistics.
+    /// JSON: the summary with per-kind task statistics (`run`); the CSV file's rows as
+    /// objects (the others).
     Json,
 }
 

@@ -92,3 +92,38 @@ pub fn render(results: &Results) -> String {
     text.push('\n');
     text
 }
+
+/// A CSV file's rows as a pretty JSON array of objects keyed by its header (`latency` and
+/// `amdahl` print their files this way): a field that is a finite number becomes a number,
+/// an empty one `null`, the rest strings. Panics only on CSV it did not get from
+/// [`csv::Writer`] (the callers pass their own file's bytes).
+pub fn csv_rows(csv_bytes: &[u8]) -> String {
+    let mut reader = csv::Reader::from_reader(csv_bytes);
+    let header = reader.headers().expect("the caller's own CSV").clone();
+    let rows: Vec<Value> = reader
+        .records()
+        .map(|record| {
+            let record = record.expect("the caller's own CSV");
+            let object: Map<String, Value> = header
+                .iter()
+                .zip(record.iter())
+                .map(|(column, field)| (column.to_string(), csv_field(field)))
+                .collect();
+            Value::Object(object)
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows).expect("plain JSON") + "\n"
+}
+
+fn csv_field(field: &str) -> Value {
+    if field.is_empty() {
+        return Value::Null;
+    }
+    if let Ok(n) = field.parse::<u64>() {
+        return json!(n);
+    }
+    match field.parse::<f64>() {
+        Ok(x) if x.is_finite() => json!(x),
+        _ => Value::String(field.to_string()),
+    }
+}

@@ -195,3 +195,31 @@ fn the_same_quiz_seed_asks_the_same_question_and_answers_with_a_picture() {
     assert!(is_png(&out.join("timeline-serial.png")));
     assert!(out.join("scenario.toml").is_file());
 }
+
+#[test]
+fn the_teaching_commands_print_their_csv_rows_as_json() {
+    let dir = tempdir();
+    for (args, file, key) in [
+        (&["latency"][..], "output/latency/latency.csv", "latency_s"),
+        (
+            &["amdahl", "--serial", "0.1", "--cores", "1,2,4"][..],
+            "output/amdahl/amdahl.csv",
+            "amdahl_speedup",
+        ),
+    ] {
+        let out = gilsim(dir.path())
+            .args(args)
+            .args(["--format", "json", "-q", "--no-charts"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = json.as_array().expect("an array of rows");
+        let csv = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert_eq!(rows.len(), csv.lines().count() - 1, "{args:?}");
+        assert!(
+            rows.iter().all(|r| r[key].is_number()),
+            "{args:?}: {key} is a number in every row"
+        );
+    }
+}
