@@ -30,6 +30,7 @@ python3 - "$out" <<'PY'
 import csv, glob, os, statistics, sys
 out = sys.argv[1]
 errors, inside, total, right, scenarios = [], 0, 0, 0, 0
+edges = []
 rows_by = {}
 for path in sorted(glob.glob(os.path.join(out, "*", "validation.csv"))):
     rows = list(csv.DictReader(open(path)))
@@ -41,6 +42,11 @@ for path in sorted(glob.glob(os.path.join(out, "*", "validation.csv"))):
         total += 1
         if float(r["measured_min_s"]) <= float(r["predicted_s"]) <= float(r["measured_max_s"]):
             inside += 1
+        # validate's knife-edge flag: the prediction moves > 10 % with wake-ups ±10 %.
+        low, high = float(r["predicted_low_s"]), float(r["predicted_high_s"])
+        if high - low > 0.10 * float(r["predicted_s"]):
+            edges.append(f"{name} {r['experiment']} ×{r['workers']} ({low:.3f}–{high:.3f} s, "
+                         f"measured {float(r['measured_min_s']):.3f}–{float(r['measured_max_s']):.3f} s)")
     best_p = min(rows, key=lambda r: float(r["predicted_s"]))
     best_m = min(rows, key=lambda r: float(r["measured_median_s"]))
     scenarios += 1
@@ -61,4 +67,6 @@ print(f"predictions: {total} in {scenarios} scenarios")
 print(f"absolute error: median {statistics.median(errors):.1f}%, p90 {p90:.1f}%, max {errors[-1]:.1f}%")
 print(f"inside the measured min-max band: {inside}/{total}")
 print(f"fastest strategy predicted right: {right}/{scenarios} scenarios")
+print(f"knife-edge predictions (> 10 % apart with wake-ups ±10 %): {len(edges)}"
+      + "".join(f"\n  {e}" for e in edges))
 PY

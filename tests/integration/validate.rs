@@ -94,8 +94,14 @@ fn the_generated_program_compiles_and_runs_on_its_own() {
     let csv = std::fs::read_to_string(dir.path().join("output/tiny/validation.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(csv.starts_with(
-        "experiment,workers,predicted_s,measured_median_s,measured_min_s,measured_max_s,error_pct"
+        "experiment,workers,predicted_s,measured_median_s,measured_min_s,measured_max_s,error_pct,\
+         predicted_low_s,predicted_high_s\n"
     ));
+    // Each prediction lies in its range over the nudged wake-ups.
+    for row in csv.lines().skip(1) {
+        let f: Vec<f64> = row.split(',').skip(2).map(|x| x.parse().unwrap()).collect();
+        assert!(f[5] <= f[0] && f[0] <= f[6], "{row}");
+    }
 }
 
 #[test]
