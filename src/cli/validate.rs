@@ -230,7 +230,15 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
             ),
             rows: stats
                 .iter()
-                .map(|s| (format!("{} ×{}", s.0, s.1), s.2, s.3, s.4, s.5))
+                .zip(&ranges)
+                .map(|(s, range)| chart::ValidationRow {
+                    label: format!("{} ×{}", s.0, s.1),
+                    predicted: s.2,
+                    predicted_range: *range,
+                    median: s.3,
+                    min: s.4,
+                    max: s.5,
+                })
                 .collect(),
         };
         let path = dir.join("validation.png");

@@ -371,8 +371,25 @@ pub struct LatencyBars {
 pub struct Validation {
     /// Chart title.
     pub title: String,
-    /// (label, predicted, measured median, min, max), seconds.
-    pub rows: Vec<(String, f64, f64, f64, f64)>,
+    /// One bar pair per experiment.
+    pub rows: Vec<ValidationRow>,
+}
+
+/// One experiment of a [`Validation`] chart, in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRow {
+    /// `experiment ×workers`.
+    pub label: String,
+    /// The prediction.
+    pub predicted: f64,
+    /// The prediction with the wake-up 10 % faster and slower (low, high).
+    pub predicted_range: (f64, f64),
+    /// The measured median.
+    pub median: f64,
+    /// The fastest run.
+    pub min: f64,
+    /// The slowest run.
+    pub max: f64,
 }
 
 /// How a series of a [`Curves`] chart is drawn.

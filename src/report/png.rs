@@ -667,7 +667,7 @@ pub fn draw_validation(spec: &Validation, path: &Path) -> DrawResult<()> {
     let x_max = spec
         .rows
         .iter()
-        .map(|r| r.1.max(r.4))
+        .map(|r| r.predicted.max(r.max).max(r.predicted_range.1))
         .fold(0.0, f64::max)
         .max(1e-9)
         * 1.35;
@@ -689,25 +689,33 @@ pub fn draw_validation(spec: &Validation, path: &Path) -> DrawResult<()> {
         .draw()
         .map_err(err)?;
     let (predicted, measured) = (SERIES[0], SERIES[1]);
-    for (i, (label, p, median, lo, hi)) in spec.rows.iter().enumerate() {
+    for (i, row) in spec.rows.iter().enumerate() {
         let top = (n - i) as f64 - 0.1;
         let mid = (n - i) as f64 - 0.5;
         let bottom = (n - i - 1) as f64 + 0.1;
         chart
             .draw_series([
-                Rectangle::new([(0.0, mid), (*p, top)], predicted.filled()),
-                Rectangle::new([(0.0, bottom), (*median, mid)], measured.filled()),
+                Rectangle::new([(0.0, mid), (row.predicted, top)], predicted.filled()),
+                Rectangle::new([(0.0, bottom), (row.median, mid)], measured.filled()),
             ])
             .map_err(err)?;
-        let whisker_y = (bottom + mid) / 2.0;
+        // Whiskers: the runs' min–max on the measured bar, the prediction's range over the
+        // nudged wake-ups on the predicted one (none when it does not move).
+        let mut whiskers = vec![((bottom + mid) / 2.0, row.min, row.max)];
+        let (low, high) = row.predicted_range;
+        if high - low > 0.005 * row.predicted {
+            whiskers.push(((mid + top) / 2.0, low, high));
+        }
         chart
-            .draw_series([PathElement::new(
-                [(*lo, whisker_y), (*hi, whisker_y)],
-                BLACK.stroke_width(2),
-            )])
+            .draw_series(
+                whiskers
+                    .into_iter()
+                    .map(|(y, lo, hi)| PathElement::new([(lo, y), (hi, y)], BLACK.stroke_width(2))),
+            )
             .map_err(err)?;
-        let err_pct = (p - median) / median * 100.0;
-        let (px, py) = chart.backend_coord(&(p.max(*hi), mid));
+        let err_pct = (row.predicted - row.median) / row.median * 100.0;
+        let right = row.predicted.max(row.max).max(high);
+        let (px, py) = chart.backend_coord(&(right, mid));
         root.draw(&Text::new(
             format!("{err_pct:+.1}%"),
             (px + 8, py),
@@ -716,14 +724,14 @@ pub fn draw_validation(spec: &Validation, path: &Path) -> DrawResult<()> {
         .map_err(err)?;
         let (lx, ly) = chart.backend_coord(&(0.0, mid));
         root.draw(&Text::new(
-            label.clone(),
+            row.label.clone(),
             (lx - 10, ly),
             text(14, HPos::Right, VPos::Center),
         ))
         .map_err(err)?;
     }
     let entries = [
-        ("predicted", predicted, Style::Line),
+        ("predicted (line: wake-ups ±10 %)", predicted, Style::Line),
         (
             "measured median (line: min–max of the runs)",
             measured,
