@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::model;
 use crate::report::{self, chart, png};
 use crate::time::SimDuration;
-use crate::validate;
+use crate::validate::{self, WAKEUP_NUDGE};
 
 /// How the experiments are run for real.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -305,11 +305,6 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     }
     Ok(())
 }
-
-/// How much [`wakeup_ranges`] nudges the wake-up: about how far `calibrate`'s `wakeup` moves
-/// between calibrations minutes apart on this VM (7.3–8.2 µs in three quick ones in a quiet
-/// spell; docs/decisions.md).
-const WAKEUP_NUDGE: f64 = 0.10;
 
 /// A prediction whose range under the nudge is wider than this share of it is flagged: the
 /// model's error against real runs is ~5 % (docs/fidelity.md), so a spread of twice that is

@@ -382,7 +382,8 @@ pub struct ValidationRow {
     pub label: String,
     /// The prediction.
     pub predicted: f64,
-    /// The prediction with the wake-up 10 % faster and slower (low, high).
+    /// The prediction with the wake-up [`crate::validate::WAKEUP_NUDGE`] faster and slower
+    /// (low, high).
     pub predicted_range: (f64, f64),
     /// The measured median.
     pub median: f64,

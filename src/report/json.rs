@@ -19,14 +19,8 @@ fn number_or_string(column: &str, value: String) -> Value {
                 | "context_switches"
         );
     if numeric {
-        if value.is_empty() {
-            return Value::Null;
-        }
-        if let Ok(n) = value.parse::<u64>() {
-            return json!(n);
-        }
-        if let Ok(x) = value.parse::<f64>() {
-            return json!(x);
+        if let Some(n) = number(&value) {
+            return n;
         }
     }
     if value.is_empty() {
@@ -115,15 +109,23 @@ pub fn csv_rows(csv_bytes: &[u8]) -> String {
     serde_json::to_string_pretty(&rows).expect("plain JSON") + "\n"
 }
 
+/// A CSV field as JSON: `null` when empty, a number when it is a finite one, else the text
+/// (an `inf` stays a string here, where a summary's numeric column makes it `null`).
 fn csv_field(field: &str) -> Value {
     if field.is_empty() {
         return Value::Null;
     }
-    if let Ok(n) = field.parse::<u64>() {
-        return json!(n);
-    }
-    match field.parse::<f64>() {
-        Ok(x) if x.is_finite() => json!(x),
+    match number(field) {
+        Some(n) if !n.is_null() => n,
         _ => Value::String(field.to_string()),
     }
+}
+
+/// A field that parses as a number, as one: a whole number exactly, else a float
+/// (`serde_json` makes a non-finite one `null`).
+fn number(field: &str) -> Option<Value> {
+    if let Ok(n) = field.parse::<u64>() {
+        return Some(json!(n));
+    }
+    field.parse::<f64>().ok().map(|x| json!(x))
 }

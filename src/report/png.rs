@@ -730,8 +730,12 @@ pub fn draw_validation(spec: &Validation, path: &Path) -> DrawResult<()> {
         ))
         .map_err(err)?;
     }
+    let predicted_label = format!(
+        "predicted (line: wake-ups ±{:.0} %)",
+        crate::validate::WAKEUP_NUDGE * 100.0
+    );
     let entries = [
-        ("predicted (line: wake-ups ±10 %)", predicted, Style::Line),
+        (predicted_label.as_str(), predicted, Style::Line),
         (
             "measured median (line: min–max of the runs)",
             measured,

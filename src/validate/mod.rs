@@ -17,6 +17,12 @@
 pub mod native;
 pub mod python;
 
+/// How much `validate` nudges the wake-up (`wakeup` and `wakeup_cpu`, both ways) to show
+/// how far a prediction moves with it: about how far `calibrate`'s `wakeup` moves between
+/// calibrations minutes apart on this VM (7.3–8.2 µs in three quick ones in a quiet spell;
+/// docs/decisions.md, "Knife-edge predictions").
+pub const WAKEUP_NUDGE: f64 = 0.10;
+
 use std::process::{Command, Stdio};
 
 use crate::child::ChildError;
