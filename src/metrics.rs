@@ -20,12 +20,14 @@
 //! 5. **GIL** — threads waited for the GIL ≥ 25 % of `M` in lane-time and the GIL was held
 //!    ≥ 75 % of `M`: one thread runs Python at a time.
 //! 6. **cores** — on-core time ≥ 75 % of `H × M`, or threads queued for a core ≥ 25 % of `M`.
-//! 7. **I/O latency** — I/O waits ≥ 25 % of the lane-time of the threads that did work:
+//! 7. **bandwidth** — a disk or link had transfers in it ≥ 50 % of `M`, at times two or
+//!    more sharing it: more workers would only share it more thinly.
+//! 8. **I/O latency** — I/O waits ≥ 25 % of the lane-time of the threads that did work:
 //!    the run is as long as its waits, `workers` at a time.
-//! 8. **workers** — fewer workers than tasks and than hardware threads: tasks wait their
+//! 9. **workers** — fewer workers than tasks and than hardware threads: tasks wait their
 //!    turn while hardware threads idle.
-//! 9. **longest task** — one task's lifetime ≥ 50 % of `M`: the run cannot end before it.
-//! 10. otherwise **mixed**: no single limit dominates.
+//! 10. **longest task** — one task's lifetime ≥ 50 % of `M`: the run cannot end before it.
+//! 11. otherwise **mixed**: no single limit dominates.
 
 use crate::model::{Experiment, Scenario, Strategy};
 use crate::time::SimDuration;
@@ -252,6 +254,17 @@ fn bottleneck(
             }
         );
     }
+    let shared = trace.channels.iter().filter(|c| c.most >= 2);
+    if let Some(c) = shared.max_by_key(|c| c.busy) {
+        if secs(c.busy) >= 0.5 * m {
+            return format!(
+                "bandwidth: {} busy {:.0}% of the run, up to {} transfers sharing it",
+                c.channel.describe(),
+                100.0 * secs(c.busy) / m,
+                c.most
+            );
+        }
+    }
     let working = cpu + io + overhead + gil_wait + runnable;
     if io >= 0.25 * working {
         return format!(
@@ -383,6 +396,25 @@ mod tests {
              [[experiment]]\nname = \"a\"\nstrategy = \"asyncio\"\n",
         );
         assert!(w[0].contains("one at a time"), "{w:?}");
+    }
+
+    #[test]
+    fn rule_bandwidth() {
+        // Eight threads each downloading 10 MB over one 1 Gbit/s LAN: the link is the limit.
+        let w = why(
+            "[tasks.d]\nsteps = [{ net = \"lan\", bytes = \"10MB\" }]\n[job]\ntasks = { d = 8 }\n\
+             [[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = 8\n",
+        );
+        assert!(
+            w[0].starts_with("bandwidth: link `lan` busy") && w[0].contains("up to 8 transfers"),
+            "{w:?}"
+        );
+        // The same bytes in small pieces behind long round trips: latency, not bandwidth.
+        let w = why(
+            "[tasks.d]\nsteps = [{ net = \"wan\", bytes = \"10KB\" }]\n[job]\ntasks = { d = 8 }\n\
+             [[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = 8\n",
+        );
+        assert!(w[0].starts_with("I/O latency"), "{w:?}");
     }
 
     #[test]

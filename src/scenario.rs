@@ -70,7 +70,19 @@ pub struct RawMachine {
     pub process_switch: Option<Spanned<String>>,
     pub latency: Option<RawLevels>,
     pub bandwidth: Option<RawLevels>,
+    pub sharing: Option<RawSharing>,
     pub cache: Option<RawCache>,
+}
+
+/// `[machine.sharing]`: per disk and link, the bandwidth with 1, 2, 3… transfers at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSharing {
+    pub ssd: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub hdd: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub loopback: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub lan: Option<Spanned<Vec<Spanned<f64>>>>,
+    pub wan: Option<Spanned<Vec<Spanned<f64>>>>,
 }
 
 /// `[machine.latency]` and `[machine.bandwidth]`: one string per level of the hierarchy.

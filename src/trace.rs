@@ -4,6 +4,7 @@
 //! read them. Totals are accumulated at the same transitions that emit segments, so a
 //! summary computed with `--no-trace` equals the one summed from `trace.csv`.
 
+use crate::model::Channel;
 use crate::spill::{Record, Records};
 use crate::time::{SimDuration, SimTime};
 
@@ -180,6 +181,22 @@ pub struct RunTrace {
     pub work_done: f64,
     /// Effective Pool chunksize (processes only).
     pub chunksize: Option<u32>,
+    /// How the disks and links that transfers went through were used, in
+    /// [`Channel::index`] order (unused ones left out).
+    pub channels: Vec<ChannelUse>,
+}
+
+/// How one disk or link was used in a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChannelUse {
+    /// Which.
+    pub channel: Channel,
+    /// Time with at least one transfer in it.
+    pub busy: SimDuration,
+    /// Most transfers in it at once.
+    pub most: u32,
+    /// Transfers that went through it.
+    pub transfers: u64,
 }
 
 impl Record for Segment {

@@ -9,7 +9,7 @@ use clap::Args;
 use crate::child::ChildError;
 use crate::error::Error;
 use crate::host::{self, measure, Notes};
-use crate::model::{preset, Preset};
+use crate::model::{preset, Channel, Preset};
 use crate::report;
 use crate::time::SimDuration;
 
@@ -154,16 +154,27 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     match measure::disk(&disk_dir, args.quick) {
-        Ok((latency, rate)) => {
-            machine.latency.ssd = sim(latency.value);
-            machine.bandwidth.ssd = rate.value;
+        Ok(disk) => {
+            machine.latency.ssd = sim(disk.latency.value);
+            machine.bandwidth.ssd = disk.bandwidth.value;
+            // Within the model's accepted range (a sharing value is above 0, at most 64).
+            machine.sharing[Channel::Ssd.index()] = disk
+                .sharing
+                .value
+                .iter()
+                .map(|x| x.clamp(0.01, 64.0))
+                .collect();
             note(
                 "machine.latency.ssd",
-                &format!("this host's disk: {}", latency.how),
+                &format!("this host's disk: {}", disk.latency.how),
             );
             note(
                 "machine.bandwidth.ssd",
-                &format!("this host's disk: {}", rate.how),
+                &format!("this host's disk: {}", disk.bandwidth.how),
+            );
+            note(
+                "machine.sharing.ssd",
+                &format!("this host's disk: {}", disk.sharing.how),
             );
         }
         Err(e) => {

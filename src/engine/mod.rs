@@ -27,6 +27,7 @@
 //!
 //! The engine never writes files and knows nothing of reports: it returns a [`RunTrace`].
 
+mod channels;
 mod cpu;
 mod gil;
 pub mod phases;
@@ -36,7 +37,7 @@ mod roles;
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::model::{Experiment, Scenario};
+use crate::model::{Channel, Experiment, Scenario, Transfer as Xfer};
 use crate::spill::Records;
 use crate::time::{SimDuration, SimTime};
 use crate::trace::{GilEvent, GilEventKind, Lane, RunTrace, Segment, State};
@@ -170,6 +171,10 @@ enum Event {
     SliceExpired { hw: HwId, epoch: u32 },
     /// A message arrives in a queue (after pipe latency, or an awaited I/O completes).
     Deliver { q: QueueId, item: Item },
+    /// A transfer's latency is over: its bytes join its channel ([`channels`]).
+    FlowStart { flow: u32 },
+    /// The first transfer in a channel is through (if the channel's epoch still matches).
+    ChannelDone { channel: u8, epoch: u32 },
 }
 
 /// What travels through the strategies' queues.
@@ -202,6 +207,11 @@ enum Action {
     },
     /// Off-core wait.
     Wait { time: SimDuration, state: State },
+    /// A blocking transfer over a shared disk or link: off core until it is through.
+    Transfer(TransferRef),
+    /// An awaited transfer: coroutine `coro` is put into the event loop's ready queue when
+    /// it is through; the loop thread goes on.
+    AwaitTransfer { xfer: TransferRef, coro: u32 },
     /// Take from a queue, blocking while it is empty. `wake`: pay `wakeup` when woken by a
     /// put (a condition variable). A select() woken by I/O readiness wakes the same way.
     Get {
@@ -246,6 +256,14 @@ enum Action {
     Exit,
 }
 
+/// A transfer step of a program, by where it is written down: an [`Action`] and an [`Op`]
+/// stay as small as they are without one (the threads' state is laid out by the cache line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TransferRef {
+    prog: roles::Prog,
+    index: u32,
+}
+
 /// The action a thread is in the middle of.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
@@ -258,6 +276,7 @@ enum Op {
         time: SimDuration,
         state: State,
     },
+    Transfer(TransferRef),
     Get {
         q: QueueId,
         wake: bool,
@@ -476,6 +495,10 @@ struct Sim<'a> {
     /// Threads that started work at this instant (kept only with a `fixed_rate`).
     started: Vec<ThreadId>,
     world: roles::World<'a>,
+    /// The disks and links, by [`Channel::index`], and the transfers in progress.
+    channels: Vec<channels::ChannelState>,
+    flows: Vec<channels::Flow>,
+    free_flows: Vec<u32>,
     out: RunTrace,
     n_events: u64,
 }
@@ -524,6 +547,15 @@ impl<'a> Sim<'a> {
             fixed_rate: m.fixed_speed(),
             started: Vec::new(),
             world,
+            channels: Channel::ALL
+                .iter()
+                .map(|&c| {
+                    let n = m.sharing[c.index()].len();
+                    channels::ChannelState::new((1..=n).map(|k| m.shared_bandwidth(c, k)).collect())
+                })
+                .collect(),
+            flows: Vec::new(),
+            free_flows: Vec::new(),
             out: RunTrace {
                 makespan: SimTime::ZERO,
                 lanes: Vec::new(),
@@ -541,6 +573,7 @@ impl<'a> Sim<'a> {
                 work_requested: 0.0,
                 work_done: 0.0,
                 chunksize,
+                channels: Vec::new(),
             },
             n_events: 0,
         }
@@ -647,6 +680,8 @@ impl<'a> Sim<'a> {
             Event::GilTimer { process } => self.gil_timer(process),
             Event::SliceExpired { hw, epoch } => self.slice_expired(hw, epoch),
             Event::Deliver { q, item } => self.put(q, item),
+            Event::FlowStart { flow } => self.enter_channel(flow),
+            Event::ChannelDone { channel, epoch } => self.channel_done(channel, epoch),
         }
     }
 
@@ -813,6 +848,10 @@ impl<'a> Sim<'a> {
                     self.schedule(time, Event::WaitDone { t, epoch });
                     return;
                 }
+                Op::Transfer(xfer) => {
+                    self.block_for_transfer(t, xfer);
+                    return;
+                }
                 Op::Acquire(lock) => {
                     let l = &mut self.locks[lock as usize];
                     if l.holder.is_none() {
@@ -852,6 +891,32 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+    }
+
+    /// What a transfer step moves, where.
+    fn transfer_of(&self, r: TransferRef) -> Xfer {
+        *self.world.program(r.prog).transfer(r.index)
+    }
+
+    /// A running thread starts a blocking transfer: off its core (releasing the GIL) until
+    /// the transfer is through. Out of line, like [`Sim::send`]: inlined, it kept `resume`
+    /// out of the instant's settling, +4 % instructions on the peer workload, which has no
+    /// transfers.
+    #[inline(never)]
+    fn block_for_transfer(&mut self, t: ThreadId, r: TransferRef) {
+        if !self.block(t, Block::Io, State::Io) {
+            return; // waiting for a forced switch first; back to the same call later
+        }
+        let epoch = self.bump(t);
+        let xfer = self.transfer_of(r);
+        self.start_transfer_flow(xfer, channels::Owner::Thread { t, epoch });
+    }
+
+    /// An event loop awaits a transfer for coroutine `coro` and goes on.
+    #[inline(never)]
+    fn await_transfer(&mut self, r: TransferRef, coro: u32) {
+        let xfer = self.transfer_of(r);
+        self.start_transfer_flow(xfer, channels::Owner::Coro(coro));
     }
 
     /// Starts a send of `bytes` into queue `q`'s pipe. Returns `true` when the thread goes on
@@ -908,6 +973,8 @@ impl<'a> Sim<'a> {
                     th.op = Op::Wait { time, state };
                 }
             }
+            Action::Transfer(xfer) => th.op = Op::Transfer(xfer),
+            Action::AwaitTransfer { xfer, coro } => self.await_transfer(xfer, coro),
             Action::Get { q, wake, state } => th.op = Op::Get { q, wake, state },
             Action::Acquire(lock) => th.op = Op::Acquire(lock),
             Action::Send { q, item, bytes } => th.op = Op::Send { q, item, bytes },
@@ -1224,6 +1291,11 @@ impl<'a> Sim<'a> {
             }
         }
         self.out.events = self.n_events;
+        self.out.channels = Channel::ALL
+            .iter()
+            .zip(&self.channels)
+            .filter_map(|(&c, ch)| ch.usage(c, self.now))
+            .collect();
         self.out.serial_time = self.world.serial_time(self.now);
         self.out.segments.seal();
         self.out.gil_events.seal();

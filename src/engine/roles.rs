@@ -44,11 +44,11 @@ use crate::time::{SimDuration, SimTime};
 use crate::trace::{State, TaskRecord};
 use crate::units::transfer_time;
 
-use super::{Action, Item, MsgQueue, QueueId, Sim, ThreadId};
+use super::{Action, Item, MsgQueue, QueueId, Sim, ThreadId, TransferRef};
 
 /// Which program a runner walks.
-#[derive(Clone, Copy, Debug)]
-enum Prog {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Prog {
     Setup,
     Teardown,
     Kind(u32),
@@ -231,7 +231,7 @@ pub(super) struct World<'a> {
     task_q: QueueId,
     in_q: QueueId,
     out_q: QueueId,
-    ready_q: QueueId,
+    pub(super) ready_q: QueueId,
     /// The forkserver tells the parent it is ready.
     helper_q: QueueId,
     /// Helpers that have started up block here for the rest of the run.
@@ -343,7 +343,7 @@ impl<'a> World<'a> {
         (self.setup_end - SimTime::ZERO) + teardown
     }
 
-    fn program(&self, prog: Prog) -> &'a Program {
+    pub(super) fn program(&self, prog: Prog) -> &'a Program {
         let exp: &'a Experiment = self.experiment;
         match prog {
             Prog::Setup => &exp.job.setup,
@@ -404,8 +404,8 @@ fn task_id(i: u64) -> u32 {
     u32::try_from(i).expect("at most MAX_TASKS tasks in a job")
 }
 
-/// The engine action for a step run by an ordinary thread.
-fn step_action(step: Step) -> Action {
+/// The engine action for a step of program `prog` run by an ordinary thread.
+fn step_action(step: Step, prog: Prog) -> Action {
     match step {
         Step::Cpu { work, gil } => Action::Compute {
             work,
@@ -416,6 +416,7 @@ fn step_action(step: Step) -> Action {
             time,
             state: State::Io,
         },
+        Step::Transfer { index, .. } => Action::Transfer(TransferRef { prog, index }),
     }
 }
 
@@ -481,7 +482,7 @@ impl Sim<'_> {
                         .runner
                         .get_or_insert_with(|| self.world.runner(Prog::Setup, rng::SETUP_STREAM));
                     if let Some(step) = self.world.step(runner) {
-                        return step_action(step);
+                        return step_action(step, runner.prog);
                     }
                     m.runner = None;
                     self.world.setup_end = self.now;
@@ -499,7 +500,7 @@ impl Sim<'_> {
                     if let Some(i) = current {
                         let runner = m.runner.as_mut().expect("a running task has a runner");
                         if let Some(step) = self.world.step(runner) {
-                            return step_action(step);
+                            return step_action(step, runner.prog);
                         }
                         self.finish_task(i);
                     }
@@ -695,7 +696,8 @@ impl Sim<'_> {
                             };
                         }
                         let slot = self.world.slot_of[c as usize] as usize;
-                        let program = self.world.program(self.world.slots[slot].prog);
+                        let prog = self.world.slots[slot].prog;
+                        let program = self.world.program(prog);
                         let step = self.world.slots[slot].cursor.next_step(program);
                         match step {
                             Some(Step::Io {
@@ -713,7 +715,21 @@ impl Sim<'_> {
                                     after: time,
                                 };
                             }
-                            Some(step) => return step_action(step),
+                            Some(Step::Transfer {
+                                index,
+                                blocking: false,
+                            }) => {
+                                // `await`ed too, for as long as its channel takes.
+                                m.stage = Stage::Loop {
+                                    current: None,
+                                    resume_due: false,
+                                };
+                                return Action::AwaitTransfer {
+                                    xfer: TransferRef { prog, index },
+                                    coro: c,
+                                };
+                            }
+                            Some(step) => return step_action(step, prog),
                             None => {
                                 self.finish_task(c as u64);
                                 self.world.free_slots.push(slot as u32);
@@ -852,7 +868,7 @@ impl Sim<'_> {
                         self.world.runner(Prog::Teardown, rng::TEARDOWN_STREAM)
                     });
                     if let Some(step) = self.world.step(runner) {
-                        return step_action(step);
+                        return step_action(step, runner.prog);
                     }
                     m.runner = None;
                     m.stage = Stage::End;
@@ -867,7 +883,7 @@ impl Sim<'_> {
         // of line (inlined, the rest's stack frame and register saves were paid per step).
         if let Some((_, runner)) = &mut w.current {
             if let Some(step) = self.world.step(runner) {
-                return step_action(step);
+                return step_action(step, runner.prog);
             }
         }
         self.worker_between_tasks(t, w)
@@ -926,9 +942,10 @@ impl Sim<'_> {
                     let i = u64::from(i);
                     let mut runner = self.start_task(i, t);
                     let first = self.world.step(&mut runner);
+                    let prog = runner.prog;
                     w.current = Some((i, runner));
                     if let Some(step) = first {
-                        return step_action(step);
+                        return step_action(step, prog);
                     }
                     // An empty program: the task ends at once (the loop finishes it).
                 }
@@ -1107,7 +1124,7 @@ impl Sim<'_> {
                     1 => {
                         if let Some((i, runner)) = &mut w.task {
                             if let Some(step) = self.world.step(runner) {
-                                return step_action(step);
+                                return step_action(step, runner.prog);
                             }
                             let i = *i;
                             w.task = None;

@@ -885,3 +885,126 @@ fn busy_cores_run_at_spread_speeds_and_the_slower_half_ends_the_split() {
     ends.sort();
     assert!((ends[0] as f64 - 100e6 / 1.15).abs() <= 2.0, "{ends:?}");
 }
+
+/// `n` tasks of one `step` each (a `net` or `disk` step) on the quiet machine, with its
+/// SSD at 1 GB/s and 100 µs, and its LAN at 1 GB/s and 1 ms.
+fn transfer_scenario(n: u64, step: &str, strategy: &str, workers: u32) -> Scenario {
+    scenario(&format!(
+        "{QUIET_MACHINE}\n[machine.latency]\nssd = \"100us\"\nlan = \"1ms\"\n\
+         [machine.bandwidth]\nssd = \"1GB/s\"\nlan = \"1GB/s\"\n\
+         [tasks.move]\nsteps = [{step}]\n[job]\ntasks = {{ move = {n} }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"{strategy}\"\n{}",
+        if strategy == "threads" {
+            format!("workers = {workers}\n")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+#[test]
+fn a_transfer_alone_takes_its_latency_bytes_over_bandwidth_and_tail() {
+    // 100 µs + 10 MB at 1 GB/s + fsync's second 100 µs, five times in a row.
+    let s = transfer_scenario(
+        5,
+        r#"{ disk = "10MB", op = "write", fsync = true }"#,
+        "serial",
+        1,
+    );
+    assert_eq!(run(&s, 0, 1).makespan, SimTime(5 * 10_200_000));
+}
+
+#[test]
+fn concurrent_transfers_share_their_disk() {
+    // Four threads write 10 MB each at once: the disk moves 40 MB at 1 GB/s, so all four
+    // are through after 100 µs + 40 ms — not 10 ms each, as with a disk per thread.
+    let s = transfer_scenario(4, r#"{ disk = "10MB", op = "write" }"#, "threads", 4);
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(100_000 + 40_000_000));
+    let ends: Vec<SimTime> = t.tasks.iter().map(|r| r.end).collect();
+    assert!(
+        ends.iter().all(|&e| e == ends[0]),
+        "equal shares end together: {ends:?}"
+    );
+}
+
+#[test]
+fn a_short_transfer_leaves_a_long_one_the_whole_channel() {
+    // Processor sharing: 10 MB and 30 MB start together; the short one is through when
+    // each has moved 10 MB (20 ms), the long one moves its last 20 MB alone (20 ms more).
+    let s = scenario(&format!(
+        "{QUIET_MACHINE}\n[machine.latency]\nssd = \"0ns\"\n[machine.bandwidth]\nssd = \"1GB/s\"\n\
+         [tasks.short]\nsteps = [{{ disk = \"10MB\" }}]\n[tasks.long]\nsteps = [{{ disk = \"30MB\" }}]\n\
+         [job]\ntasks = {{ short = 1, long = 1 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 2\n"
+    ));
+    let t = run(&s, 0, 2);
+    let end = |i: usize| t.tasks[i].end - t.tasks[i].start;
+    assert_eq!(end(0), SimDuration::from_millis(20));
+    assert_eq!(end(1), SimDuration::from_millis(40));
+}
+
+#[test]
+fn transfers_on_different_channels_do_not_share() {
+    // A disk write and a LAN transfer of the same size at once: each at full speed.
+    let s = scenario(&format!(
+        "{QUIET_MACHINE}\n[machine.latency]\nssd = \"0ns\"\nlan = \"0ns\"\n\
+         [machine.bandwidth]\nssd = \"1GB/s\"\nlan = \"1GB/s\"\n\
+         [tasks.disk]\nsteps = [{{ disk = \"10MB\" }}]\n[tasks.net]\nsteps = [{{ net = \"lan\", bytes = \"10MB\" }}]\n\
+         [job]\ntasks = {{ disk = 1, net = 1 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 2\n"
+    ));
+    assert_eq!(run(&s, 0, 2).makespan, SimTime(10_000_000));
+}
+
+#[test]
+fn latencies_overlap_but_bytes_queue_behind_each_other() {
+    // Ten coroutines download 1 MB each over the LAN (1 ms round trip, 1 GB/s): the round
+    // trips overlap, the bytes share the link — 1 ms + 10 × 1 ms, not 2 ms.
+    let s = transfer_scenario(10, r#"{ net = "lan", bytes = "1MB" }"#, "asyncio", 1);
+    assert_eq!(run(&s, 0, 1).makespan, SimTime(11_000_000));
+    // A blocking call under asyncio holds up the loop: one at a time, 10 × 2 ms.
+    let s = transfer_scenario(
+        10,
+        r#"{ net = "lan", bytes = "1MB", blocking = true }"#,
+        "asyncio",
+        1,
+    );
+    assert_eq!(run(&s, 0, 1).makespan, SimTime(20_000_000));
+}
+
+#[test]
+fn a_transfer_that_joins_late_gets_its_share_from_then() {
+    // One thread writes 30 MB from t = 0; another, after 10 ms of GIL-free CPU, writes
+    // 10 MB. From 10 ms both move at 0.5 GB/s: the second is through at 30 ms, the first
+    // has 10 MB left then and ends at 40 ms (the disk moved 40 MB in 40 ms).
+    let s = scenario(&format!(
+        "{QUIET_MACHINE}\n[machine.latency]\nssd = \"0ns\"\n[machine.bandwidth]\nssd = \"1GB/s\"\n\
+         [tasks.big]\nsteps = [{{ disk = \"30MB\" }}]\n\
+         [tasks.late]\nsteps = [{{ cpu = \"10ms\", gil = false }}, {{ disk = \"10MB\" }}]\n\
+         [job]\ntasks = {{ big = 1, late = 1 }}\n\
+         [[experiment]]\nname = \"x\"\nstrategy = \"threads\"\nworkers = 2\n"
+    ));
+    let t = run(&s, 0, 2);
+    let since = |i: usize| t.tasks[i].end - t.tasks[0].start;
+    assert_eq!(since(1), SimDuration::from_millis(30));
+    assert_eq!(since(0), SimDuration::from_millis(40));
+}
+
+#[test]
+fn a_disk_that_serves_writers_in_parallel_gets_more_done_at_once() {
+    // `[machine.sharing]` ssd = [1.0, 1.5]: two writers get 1.5 GB/s together, so two
+    // 10 MB writes are through after 20 MB / 1.5 GB/s, four after 40 MB / 1.5 GB/s.
+    for (n, want) in [(2u64, 13_333_333u64), (4, 26_666_667)] {
+        // (the 100 µs latency is in the steps already: subtracted below)
+        let mut s = transfer_scenario(n, r#"{ disk = "10MB" }"#, "threads", n as u32);
+        s.machine.sharing[crate::model::Channel::Ssd.index()] = vec![1.0, 1.5];
+        let t = run(&s, 0, n as u32);
+        let bytes_time = t.makespan.0 - 100_000;
+        assert!(
+            bytes_time.abs_diff(want) <= 1,
+            "{n} writers: {}",
+            t.makespan
+        );
+    }
+}

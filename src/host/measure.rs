@@ -375,12 +375,28 @@ pub fn memory(quick: bool) -> Memory {
     }
 }
 
-/// Disk: fsync latency of a 4 KiB write and write+fsync bandwidth, in `dir`.
-pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<(Note<Duration>, Note<f64>)> {
+/// Most concurrent writers the disk's sharing is measured with.
+pub const DISK_WRITERS: usize = 4;
+
+/// What `calibrate` measures of the disk.
+pub struct Disk {
+    /// One 4 KiB write + fdatasync.
+    pub latency: Note<Duration>,
+    /// One writer's write + fdatasync bandwidth, bytes/s.
+    pub bandwidth: Note<f64>,
+    /// The bandwidth of 1..=[`DISK_WRITERS`] writers at once, relative to one.
+    pub sharing: Note<Vec<f64>>,
+}
+
+/// Disk, in `dir`: the fsync latency of a 4 KiB write, and the write + fsync bandwidth of
+/// 1, 2, 3, 4 writers at once (each its own file), the counts interleaved within rounds as
+/// the disk's speed drifts; medians of the rounds (of the ratios to one writer in the same
+/// round, for the sharing).
+pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<Disk> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!(".gilsim-calibrate-{}", std::process::id()));
+    let path = |i: usize| dir.join(format!(".gilsim-calibrate-{}-{i}", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&path)?;
+        let mut f = std::fs::File::create(path(0))?;
         let block = vec![7u8; 4096];
         let n = if quick { 20 } else { 100 };
         let mut times = Vec::with_capacity(n);
@@ -390,27 +406,69 @@ pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<(Note<Duratio
             f.sync_data()?;
             times.push(t.elapsed());
         }
+        drop(f);
         times.sort();
-        let big = vec![1u8; if quick { 16 << 20 } else { 64 << 20 }];
-        let t = Instant::now();
-        f.write_all(&big)?;
-        f.sync_data()?;
-        let rate = big.len() as f64 / t.elapsed().as_secs_f64();
-        Ok((
-            note(
+        let size = if quick { 8 << 20 } else { 16 << 20 };
+        let rounds = if quick { 2 } else { 3 };
+        let big = vec![1u8; size];
+        let write_all = |k: usize| -> std::io::Result<f64> {
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                let writers: Vec<_> = (0..k)
+                    .map(|i| {
+                        let (big, file) = (&big, path(i + 1));
+                        s.spawn(move || -> std::io::Result<()> {
+                            let mut f = std::fs::File::create(file)?;
+                            f.write_all(big)?;
+                            f.sync_data()
+                        })
+                    })
+                    .collect();
+                writers
+                    .into_iter()
+                    .try_for_each(|w| w.join().expect("a writer thread panicked"))
+            })?;
+            Ok((k * size) as f64 / t.elapsed().as_secs_f64())
+        };
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); DISK_WRITERS];
+        for r in 0..rounds {
+            let mut counts: Vec<usize> = (1..=DISK_WRITERS).collect();
+            if r % 2 == 1 {
+                counts.reverse();
+            }
+            for k in counts {
+                rates[k - 1].push(write_all(k)?);
+            }
+        }
+        let sharing: Vec<f64> = (0..DISK_WRITERS)
+            .map(|k| {
+                let ratios = rates[k].iter().zip(&rates[0]).map(|(r, one)| r / one);
+                (median(ratios.collect()) * 1000.0).round() / 1000.0
+            })
+            .collect();
+        let words = crate::report::size_words(size as u64);
+        Ok(Disk {
+            latency: note(
                 times[n / 2],
                 format!("median of {n} 4 KiB writes + fdatasync"),
             ),
-            note(
-                rate,
+            bandwidth: note(
+                median(rates[0].clone()),
+                format!("one {words} write + fdatasync, median of {rounds} rounds"),
+            ),
+            sharing: note(
+                sharing,
                 format!(
-                    "{} write + fdatasync",
-                    crate::report::size_words(big.len() as u64)
+                    "1..{DISK_WRITERS} threads each writing {words} to a file of its own + \
+                     fdatasync at once: their bandwidth together, relative to one; median of \
+                     the same {rounds} rounds"
                 ),
             ),
-        ))
+        })
     })();
-    let _ = std::fs::remove_file(&path);
+    for i in 0..=DISK_WRITERS {
+        let _ = std::fs::remove_file(path(i));
+    }
     result
 }
 

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::{Error, ScenarioError};
-use crate::model::{Machine, Preset, Python};
+use crate::model::{Channel, Machine, Preset, Python};
 use crate::time::SimDuration;
 
 /// Where `gilsim calibrate` writes and `preset = "host"` looks by default.
@@ -91,6 +91,21 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
         text.push_str("\n[machine.bandwidth]\n");
         for (k, v) in m.bandwidth.named() {
             put(&mut text, notes, k, "machine.bandwidth", rate(v));
+        }
+        text.push_str("\n[machine.sharing]\n");
+        for c in Channel::ALL {
+            let list = m.sharing[c.index()]
+                .iter()
+                .map(|x| format!("{x}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            put(
+                &mut text,
+                notes,
+                c.key(),
+                "machine.sharing",
+                format!("[{list}]"),
+            );
         }
         text.push_str("\n[machine.cache]\n");
         for (k, v) in [("l1", m.cache[0]), ("l2", m.cache[1]), ("l3", m.cache[2])] {

@@ -11,6 +11,7 @@ use crate::scenario::{RawCache, RawLevels, RawMachine};
 use crate::time::SimDuration;
 
 use super::preset::{self, Preset};
+use super::program::Channel;
 use super::Ctx;
 
 /// One value per level of the latency hierarchy.
@@ -77,6 +78,17 @@ pub enum Link {
     Wan,
 }
 
+impl Link {
+    /// The channel its transfers share.
+    pub fn channel(self) -> Channel {
+        match self {
+            Link::Loopback => Channel::Loopback,
+            Link::Lan => Channel::Lan,
+            Link::Wan => Channel::Wan,
+        }
+    }
+}
+
 /// A disk a `disk` step can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
@@ -84,6 +96,16 @@ pub enum Device {
     Ssd,
     /// Spinning disk.
     Hdd,
+}
+
+impl Device {
+    /// The channel its transfers share.
+    pub fn channel(self) -> Channel {
+        match self {
+            Device::Ssd => Channel::Ssd,
+            Device::Hdd => Channel::Hdd,
+        }
+    }
 }
 
 /// The machine a scenario runs on.
@@ -120,6 +142,11 @@ pub struct Machine {
     pub latency: Levels<SimDuration>,
     /// Bandwidth of each level, bytes per second.
     pub bandwidth: Levels<f64>,
+    /// Per disk and link (by [`Channel::index`]): the bandwidth all its transfers get
+    /// together with 1, 2, 3… of them at once, relative to `bandwidth`; the last value
+    /// repeats. `[1.0]` — one transfer's bandwidth, shared — unless `calibrate` measured
+    /// that concurrent writers get more out of the disk (a device's internal parallelism).
+    pub sharing: [Vec<f64>; 5],
     /// Cache sizes in bytes: L1, L2, L3.
     pub cache: [u64; 3],
 }
@@ -183,6 +210,23 @@ impl Machine {
         }
     }
 
+    /// The bandwidth `n` transfers at once on `channel` get together, in bytes/s.
+    pub fn shared_bandwidth(&self, channel: Channel, n: usize) -> f64 {
+        let s = &self.sharing[channel.index()];
+        self.channel_bandwidth(channel) * s[(n.max(1) - 1).min(s.len() - 1)]
+    }
+
+    /// The bandwidth of one transfer alone on `channel`, in bytes/s.
+    pub fn channel_bandwidth(&self, channel: Channel) -> f64 {
+        match channel {
+            Channel::Ssd => self.bandwidth.ssd,
+            Channel::Hdd => self.bandwidth.hdd,
+            Channel::Loopback => self.bandwidth.loopback,
+            Channel::Lan => self.bandwidth.lan,
+            Channel::Wan => self.bandwidth.wan,
+        }
+    }
+
     /// Access latency and bandwidth of a disk.
     pub fn disk_costs(&self, device: Device) -> (SimDuration, f64) {
         match device {
@@ -221,6 +265,7 @@ pub(super) fn build(
                 process_switch: None,
                 latency: None,
                 bandwidth: None,
+                sharing: None,
                 cache: None,
             };
             &empty
@@ -300,6 +345,40 @@ pub(super) fn build(
             values.push(x);
         }
         m.frequency = values;
+    }
+    if let Some(sharing) = &raw.sharing {
+        let lists = [
+            (Channel::Ssd, &sharing.ssd),
+            (Channel::Hdd, &sharing.hdd),
+            (Channel::Loopback, &sharing.loopback),
+            (Channel::Lan, &sharing.lan),
+            (Channel::Wan, &sharing.wan),
+        ];
+        for (channel, list) in lists {
+            let Some(list) = list else { continue };
+            if list.get_ref().is_empty() {
+                return Err(ctx.error(
+                    list.span().start,
+                    "a sharing list needs at least one value (the bandwidth of one transfer \
+                     alone, relative to [machine.bandwidth]: usually 1.0)",
+                ));
+            }
+            let mut values = Vec::with_capacity(list.get_ref().len());
+            for v in list.get_ref() {
+                let x = *v.get_ref();
+                if !(x.is_finite() && x > 0.0 && x <= 64.0) {
+                    return Err(ctx.error(
+                        v.span().start,
+                        format!(
+                            "sharing values are the bandwidth of 1, 2, 3… transfers at once \
+                             relative to one alone: between 0 and 64, found {x}"
+                        ),
+                    ));
+                }
+                values.push(x);
+            }
+            m.sharing[channel.index()] = values;
+        }
     }
     if let Some(d) = &raw.time_slice {
         m.time_slice = ctx.positive_duration(d, "time_slice")?;

@@ -28,7 +28,7 @@ use crate::units;
 
 pub use machine::Machine;
 pub use preset::Preset;
-pub use program::{Dist, Instr, Program};
+pub use program::{Channel, Dist, Instr, Program, Transfer};
 pub use python::Python;
 
 /// Most task instances one experiment may run (each costs a few dozen bytes of bookkeeping).
@@ -876,6 +876,25 @@ fn append_step(
         time: Dist::Fixed(time),
         blocking,
     };
+    // Bytes through a disk or a link share its bandwidth with the transfers in progress
+    // on it (docs/decisions.md, "Shared disks and links"); a step without bytes is a wait.
+    let transfer = |out: &mut Program, latency: SimDuration, bytes: u64, tail, channel| {
+        let instr = if bytes == 0 {
+            io(latency + tail)
+        } else {
+            out.transfers.push(program::Transfer {
+                latency,
+                bytes,
+                tail,
+                channel,
+            });
+            Instr::Transfer {
+                index: u32::try_from(out.transfers.len() - 1).expect("steps are limited"),
+                blocking,
+            }
+        };
+        out.instrs.push(instr);
+    };
     match kind {
         "cpu" => out.instrs.push(Instr::Cpu {
             work: ctx.dist(s.cpu.as_ref().expect("kind"))?,
@@ -899,8 +918,8 @@ fn append_step(
                 }
             };
             let bytes = s.bytes.as_ref().map_or(Ok(0), |b| ctx.size(b))?;
-            let (rtt, bw) = machine.link_costs(link);
-            out.instrs.push(io(rtt + units::transfer_time(bytes, bw)));
+            let (rtt, _) = machine.link_costs(link);
+            transfer(out, rtt, bytes, SimDuration::ZERO, link.channel());
         }
         "disk" => {
             let d = s.disk.as_ref().expect("kind");
@@ -926,13 +945,10 @@ fn append_step(
                     ))
                 }
             };
-            let (latency, bw) = machine.disk_costs(device);
+            let (latency, _) = machine.disk_costs(device);
             let fsync = s.fsync.as_ref().is_some_and(|f| *f.get_ref());
-            let mut time = latency + units::transfer_time(bytes, bw);
-            if fsync {
-                time += latency;
-            }
-            out.instrs.push(io(time));
+            let tail = if fsync { latency } else { SimDuration::ZERO };
+            transfer(out, latency, bytes, tail, device.channel());
         }
         "mem" => {
             let m = s.mem.as_ref().expect("kind");
@@ -1028,25 +1044,86 @@ tasks = { work = 3 }
     }
 
     #[test]
+    fn a_sharing_list_is_checked_where_it_is_written() {
+        let s = load_ok(
+            &format!("{BASE}[machine.sharing]\nssd = [1.0, 1.2]\n").replace(
+                "[machine]\npreset = \"laptop-2c4t\"\n",
+                "[machine]\npreset = \"laptop-2c4t\"\n",
+            ),
+        );
+        assert_eq!(s.machine.sharing[Channel::Ssd.index()], [1.0, 1.2]);
+        assert_eq!(s.machine.sharing[Channel::Wan.index()], [1.0]);
+        let bw = s.machine.channel_bandwidth(Channel::Ssd);
+        assert_eq!(s.machine.shared_bandwidth(Channel::Ssd, 1), bw);
+        assert_eq!(s.machine.shared_bandwidth(Channel::Ssd, 7), bw * 1.2);
+        for (list, want) in [
+            ("[]", "at least one value"),
+            ("[1.0, -2.0]", "between 0 and 64, found -2"),
+        ] {
+            let text = format!("{BASE}[machine.sharing]\nlan = {list}\n");
+            let e = load("t.toml", &text, None).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("t.toml:"), "{e}");
+        }
+        let e = load(
+            "t.toml",
+            &format!("{BASE}[machine.sharing]\nram = [1.0]\n"),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ram"), "{e}");
+    }
+
+    #[test]
     fn derived_steps_use_the_latency_hierarchy() {
         let s = load_ok(&format!(
             "{BASE}[tasks.d]\nsteps = [{{ net = \"lan\", bytes = \"125KB\" }}, \
              {{ disk = \"2MB\", fsync = true }}, {{ mem = \"1GiB\", pattern = \"random\" }}]\n"
         ));
-        let p = &s.kinds[1].program.instrs;
-        // 500us round trip + 125 KB at 1 Gbit/s (1 ms)
+        let prog = &s.kinds[1].program;
+        let p = &prog.instrs;
+        let alone = |i: &Instr| match i {
+            Instr::Transfer { index, .. } => {
+                let xfer = prog.transfer(*index);
+                xfer.alone(s.machine.channel_bandwidth(xfer.channel))
+            }
+            other => panic!("not a transfer: {other:?}"),
+        };
+        // 500us round trip + 125 KB through the LAN at 1 Gbit/s (1 ms)
         assert_eq!(
-            p[0],
-            Instr::Io {
-                time: Dist::Fixed(SimDuration::from_micros(1500)),
+            prog.transfers[0],
+            Transfer {
+                latency: SimDuration::from_micros(500),
+                bytes: 125_000,
+                tail: SimDuration::ZERO,
+                channel: Channel::Lan,
+            }
+        );
+        assert_eq!(alone(&p[0]), SimDuration::from_micros(1500));
+        // 100us + 2 MB through the SSD at 2 GB/s (1 ms) + fsync's second 100us
+        assert_eq!(
+            prog.transfers[1],
+            Transfer {
+                latency: SimDuration::from_micros(100),
+                bytes: 2_000_000,
+                tail: SimDuration::from_micros(100),
+                channel: Channel::Ssd,
+            }
+        );
+        assert_eq!(
+            p[1],
+            Instr::Transfer {
+                index: 1,
                 blocking: false
             }
         );
-        // 100us + 2 MB at 2 GB/s (1 ms) + fsync's second 100us
+        assert_eq!(alone(&p[1]), SimDuration::from_micros(1200));
+        // A round trip without bytes is a plain wait.
+        let bare = load_ok(&format!("{BASE}[tasks.d]\nsteps = [{{ net = \"lan\" }}]\n"));
         assert_eq!(
-            p[1],
+            bare.kinds[1].program.instrs[0],
             Instr::Io {
-                time: Dist::Fixed(SimDuration::from_micros(1200)),
+                time: Dist::Fixed(SimDuration::from_micros(500)),
                 blocking: false
             }
         );

@@ -127,6 +127,10 @@ fn base_machine(preset: &str, cores: u32, smt: u32) -> Machine {
         process_switch: SimDuration::ZERO,
         latency: default_latency(),
         bandwidth: default_bandwidth(),
+        // One transfer's bandwidth, shared by all at once: a link is only as fast as it
+        // is, and one sequential stream keeps a disk busy (docs/decisions.md, "Shared
+        // disks and links").
+        sharing: std::array::from_fn(|_| vec![1.0]),
         cache: [48 * 1024, 2 * 1024 * 1024, 32 * 1024 * 1024],
     }
 }

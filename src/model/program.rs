@@ -5,6 +5,10 @@
 //! and `disk`, derived from latency + bytes / bandwidth). `repeat` becomes a loop header.
 //! A program is a flat `Vec` so that a [`Cursor`] walks it with a fixed-size loop stack:
 //! no allocation per step, and a `repeat = 1_000_000` costs nothing until it runs.
+//!
+//! `net` and `disk` steps that move bytes are *transfers*: their latency is a wait of their
+//! own, but their bytes go through a [`Channel`] — a disk or a network link — whose
+//! bandwidth every transfer in progress on it shares (the engine's `channels` module).
 
 use crate::rng::Stream;
 use crate::time::SimDuration;
@@ -77,6 +81,82 @@ fn round_ns(x: f64) -> u64 {
     (x + 0.499_999_999_999_999_94) as i64 as u64
 }
 
+/// A device whose bandwidth concurrent transfers share: a disk, or a network link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The solid-state disk.
+    Ssd,
+    /// The spinning disk.
+    Hdd,
+    /// The loopback interface.
+    Loopback,
+    /// The local network.
+    Lan,
+    /// The internet link.
+    Wan,
+}
+
+impl Channel {
+    /// Every channel, in the order of [`Channel::index`].
+    pub const ALL: [Channel; 5] = [
+        Channel::Ssd,
+        Channel::Hdd,
+        Channel::Loopback,
+        Channel::Lan,
+        Channel::Wan,
+    ];
+
+    /// A dense index, `0..ALL.len()`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its key in a scenario (`device = "ssd"`, `net = "wan"`, `[machine.sharing]`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Channel::Ssd => "ssd",
+            Channel::Hdd => "hdd",
+            Channel::Loopback => "loopback",
+            Channel::Lan => "lan",
+            Channel::Wan => "wan",
+        }
+    }
+
+    /// As a report names it, with the scenario's own word for it: "disk `ssd`".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Channel::Ssd => "disk `ssd`",
+            Channel::Hdd => "disk `hdd`",
+            Channel::Loopback => "link `loopback`",
+            Channel::Lan => "link `lan`",
+            Channel::Wan => "link `wan`",
+        }
+    }
+}
+
+/// A `net` or `disk` step that moves bytes: `latency` on its own, then `bytes` through
+/// `channel` at its bandwidth shared equally with every other transfer in progress on it
+/// (processor sharing, as TCP flows share a bottleneck link and writers share a disk),
+/// then `tail` on its own (a `disk` step's `fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// The request's latency: a link's round trip, a disk's access time.
+    pub latency: SimDuration,
+    /// Bytes through the channel (at least 1: a step without bytes is a plain wait).
+    pub bytes: u64,
+    /// A wait after the bytes are through (`fsync`'s second latency), or zero.
+    pub tail: SimDuration,
+    /// The shared device.
+    pub channel: Channel,
+}
+
+impl Transfer {
+    /// How long the transfer takes with its channel to itself at `bandwidth` bytes/s.
+    pub fn alone(&self, bandwidth: f64) -> SimDuration {
+        self.latency + crate::units::transfer_time(self.bytes, bandwidth) + self.tail
+    }
+}
+
 /// One instruction of a program.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Instr {
@@ -94,6 +174,13 @@ pub enum Instr {
         /// Under asyncio: a blocking call that stalls the event loop.
         blocking: bool,
     },
+    /// A transfer over a shared channel (`net` and `disk` steps with bytes).
+    Transfer {
+        /// What it moves, where: [`Program::transfers`]`[index]`.
+        index: u32,
+        /// Under asyncio: a blocking call that stalls the event loop.
+        blocking: bool,
+    },
     /// Runs the instructions `here + 1 .. end` `count` times.
     Repeat {
         /// Iterations, ≥ 1.
@@ -108,9 +195,17 @@ pub enum Instr {
 pub struct Program {
     /// The instructions, loop bodies inline after their header.
     pub instrs: Vec<Instr>,
+    /// What its [`Instr::Transfer`]s move (kept aside: a step, an action and a thread's
+    /// current operation carry an index, and stay as small as the CPU work's).
+    pub transfers: Vec<Transfer>,
 }
 
 impl Program {
+    /// The transfer an [`Instr::Transfer`] or [`Step::Transfer`] names.
+    pub fn transfer(&self, index: u32) -> &Transfer {
+        &self.transfers[index as usize]
+    }
+
     /// True when the program has no steps.
     pub fn is_empty(&self) -> bool {
         self.instrs.is_empty()
@@ -122,7 +217,7 @@ impl Program {
             let mut n = 0u64;
             while i < end {
                 match instrs[i] {
-                    Instr::Cpu { .. } | Instr::Io { .. } => {
+                    Instr::Cpu { .. } | Instr::Io { .. } | Instr::Transfer { .. } => {
                         n = n.saturating_add(1);
                         i += 1;
                     }
@@ -138,9 +233,11 @@ impl Program {
         walk(&self.instrs, 0, self.instrs.len())
     }
 
-    /// Expected total CPU work and waiting time, loops multiplied out (saturating).
-    pub fn expected(&self) -> (SimDuration, SimDuration) {
-        fn walk(instrs: &[Instr], mut i: usize, end: usize) -> (f64, f64) {
+    /// Expected total CPU work and waiting time, loops multiplied out (saturating), each
+    /// transfer as if alone on its channel (`bandwidth` in bytes/s).
+    pub fn expected(&self, bandwidth: impl Fn(Channel) -> f64) -> (SimDuration, SimDuration) {
+        fn walk(p: &Program, mut i: usize, end: usize, bw: &dyn Fn(Channel) -> f64) -> (f64, f64) {
+            let instrs = &p.instrs;
             let (mut cpu, mut io) = (0.0, 0.0);
             while i < end {
                 match instrs[i] {
@@ -152,8 +249,13 @@ impl Program {
                         io += time.mean().0 as f64;
                         i += 1;
                     }
+                    Instr::Transfer { index, .. } => {
+                        let xfer = p.transfer(index);
+                        io += xfer.alone(bw(xfer.channel)).0 as f64;
+                        i += 1;
+                    }
                     Instr::Repeat { count, end: e } => {
-                        let (c, w) = walk(instrs, i + 1, e as usize);
+                        let (c, w) = walk(p, i + 1, e as usize, bw);
                         cpu += c * count as f64;
                         io += w * count as f64;
                         i = e as usize;
@@ -162,7 +264,7 @@ impl Program {
             }
             (cpu, io)
         }
-        let (cpu, io) = walk(&self.instrs, 0, self.instrs.len());
+        let (cpu, io) = walk(self, 0, self.instrs.len(), &bandwidth);
         let clamp = |x: f64| SimDuration(x.min(u64::MAX as f64) as u64);
         (clamp(cpu), clamp(io))
     }
@@ -182,6 +284,13 @@ pub enum Step {
     Io {
         /// Length.
         time: SimDuration,
+        /// Stalls an event loop.
+        blocking: bool,
+    },
+    /// A transfer over a shared channel.
+    Transfer {
+        /// What it moves, where: the program's [`Program::transfer`]`(index)`.
+        index: u32,
         /// Stalls an event loop.
         blocking: bool,
     },
@@ -236,6 +345,10 @@ impl Cursor {
             let (dist, cpu, flag) = match instr {
                 Instr::Cpu { work, gil } => (work, true, gil),
                 Instr::Io { time, blocking } => (time, false, blocking),
+                // Fixed: nothing to draw.
+                Instr::Transfer { index, blocking } => {
+                    return Some(Step::Transfer { index, blocking });
+                }
                 Instr::Repeat { count, end } => {
                     // The model guarantees depth ≤ MAX_REPEAT_DEPTH and a non-empty body.
                     self.frames[self.depth as usize] = Frame {
@@ -278,6 +391,7 @@ mod tests {
             match s {
                 Step::Cpu { work, .. } => out.push(work.0),
                 Step::Io { time, .. } => out.push(1000 + time.0),
+                Step::Transfer { index, .. } => out.push(2000 + p.transfer(index).bytes),
             }
         }
         out
@@ -342,15 +456,17 @@ mod tests {
                 cpu(3),
                 cpu(4),
             ],
+            transfers: Vec::new(),
         };
         assert_eq!(run(&p), [1, 2, 3, 3, 3, 2, 3, 3, 3, 4]);
-        assert_eq!(p.expected().0, SimDuration(1 + 2 * (2 + 3 * 3) + 4));
+        assert_eq!(p.expected(|_| 1e9).0, SimDuration(1 + 2 * (2 + 3 * 3) + 4));
     }
 
     #[test]
     fn repeat_at_the_end_of_a_program_terminates() {
         let p = Program {
             instrs: vec![Instr::Repeat { count: 2, end: 2 }, cpu(7)],
+            transfers: Vec::new(),
         };
         assert_eq!(run(&p), [7, 7]);
     }

@@ -6,7 +6,10 @@
 //!   calibrated at the start of each run (iterations and bytes per second), and passed to
 //!   pool workers through `Pool(initializer=…)`.
 //! - `io`, `net`, `disk` steps sleep for the duration gilsim derived (`time.sleep`, or
-//!   `await asyncio.sleep` in a coroutine; `blocking = true` uses `time.sleep` there too),
+//!   `await asyncio.sleep` in a coroutine; `blocking = true` uses `time.sleep` there too);
+//!   a `net` or `disk` step that moves bytes sleeps for its time *alone* on its disk or
+//!   link — the sleeps share no device, so a validation cannot check how concurrent
+//!   transfers share one (`validate` says so when they might),
 //!   with the process's timer slack set to 1 ns (`prctl(PR_SET_TIMERSLACK)`): real I/O ends
 //!   by an interrupt, and the model has no 50 µs of timer slack per wait.
 //! - `threads` is `ThreadPoolExecutor(workers).map`, `processes` is
@@ -22,7 +25,7 @@
 use serde_json::{json, Value};
 
 use crate::model::program::{Cursor, Step};
-use crate::model::{Program, Scenario, StartMethod, Strategy};
+use crate::model::{Machine, Program, Scenario, StartMethod, Strategy};
 use crate::rng::{self, Stream};
 
 /// Most steps a generated program may embed (the durations are written out one by one).
@@ -30,6 +33,7 @@ pub const MAX_STEPS: usize = 500_000;
 
 fn steps(
     program: &Program,
+    machine: &Machine,
     stream: Stream,
     asyncio: bool,
     count: &mut usize,
@@ -48,6 +52,12 @@ fn steps(
             Step::Cpu { work, gil: false } => ("nogil", work),
             Step::Io { time, blocking } if blocking && asyncio => ("block", time),
             Step::Io { time, .. } => ("io", time),
+            // Its time alone on its channel: the runtimes share no device (module doc).
+            Step::Transfer { index, blocking } => {
+                let xfer = program.transfer(index);
+                let alone = xfer.alone(machine.channel_bandwidth(xfer.channel));
+                (if blocking && asyncio { "block" } else { "io" }, alone)
+            }
         };
         out.push(json!([kind, d.as_secs_f64()]));
     }
@@ -68,6 +78,7 @@ pub fn plan(scenario: &Scenario) -> Result<Value, String> {
                 let program = &scenario.kinds[kind].program;
                 tasks.push(steps(
                     program,
+                    &scenario.machine,
                     Stream::new(scenario.seed, index),
                     asyncio,
                     &mut count,
@@ -87,8 +98,8 @@ pub fn plan(scenario: &Scenario) -> Result<Value, String> {
                 "chunksize": e.chunksize,
                 "payload": e.job.payload,
                 "result": e.job.result,
-                "setup": steps(&e.job.setup, Stream::new(scenario.seed, rng::SETUP_STREAM), false, &mut count)?,
-                "teardown": steps(&e.job.teardown, Stream::new(scenario.seed, rng::TEARDOWN_STREAM), false, &mut count)?,
+                "setup": steps(&e.job.setup, &scenario.machine, Stream::new(scenario.seed, rng::SETUP_STREAM), false, &mut count)?,
+                "teardown": steps(&e.job.teardown, &scenario.machine, Stream::new(scenario.seed, rng::TEARDOWN_STREAM), false, &mut count)?,
                 "tasks": tasks,
             }),
         );
