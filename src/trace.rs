@@ -197,6 +197,8 @@ pub struct ChannelUse {
     pub most: u32,
     /// Transfers that went through it.
     pub transfers: u64,
+    /// The bytes they moved.
+    pub bytes: u64,
 }
 
 impl Record for Segment {

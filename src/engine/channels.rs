@@ -61,6 +61,7 @@ pub(super) struct ChannelState {
     busy_since: SimTime,
     busy: SimDuration,
     most: u32,
+    bytes: u64,
 }
 
 impl ChannelState {
@@ -75,6 +76,7 @@ impl ChannelState {
             busy_since: SimTime::ZERO,
             busy: SimDuration::ZERO,
             most: 0,
+            bytes: 0,
         }
     }
 
@@ -93,6 +95,7 @@ impl ChannelState {
             busy: self.busy + open,
             most: self.most,
             transfers: self.arrivals,
+            bytes: self.bytes,
         })
     }
 

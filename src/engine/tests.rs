@@ -712,7 +712,12 @@ mod properties {
         });
         let io = (100u64..10_000, any::<bool>())
             .prop_map(|(us, blocking)| format!("{{ io = \"{us}us\", blocking = {blocking} }}"));
-        let leaf = prop_oneof![cpu, io];
+        let xfer = (1u64..2_000, any::<bool>(), 0u8..3).prop_map(|(kb, flag, kind)| match kind {
+            0 => format!("{{ disk = \"{kb}KB\", op = \"write\", fsync = {flag} }}"),
+            1 => format!("{{ net = \"lan\", bytes = \"{kb}KB\", blocking = {flag} }}"),
+            _ => format!("{{ net = \"loopback\", bytes = \"{kb}KB\" }}"),
+        });
+        let leaf = prop_oneof![3 => cpu, 2 => io, 2 => xfer];
         leaf.prop_recursive(2, 6, 2, |inner| {
             (1u64..4, prop::collection::vec(inner, 1..3))
                 .prop_map(|(n, body)| format!("{{ repeat = {n}, steps = [{}] }}", body.join(", ")))
@@ -727,8 +732,10 @@ mod properties {
             interval_us in 500u64..8_000, gil in any::<bool>(),
             thread_us in 0u64..100, start_us in 0u64..3_000, ipc_us in 0u64..100,
             dispatch_us in 0u64..50,
+            sharing in prop::collection::vec(0.5f64..=2.0, 1..4),
         ) -> String {
             let freq: Vec<String> = freq.iter().map(|f| format!("{f:.3}")).collect();
+            let sharing: Vec<String> = sharing.iter().map(|f| format!("{f:.3}")).collect();
             format!(
                 "[machine]\npreset = \"laptop-4c8t\"\ncores = {cores}\nsmt = {smt}\n\
                  smt_speedup = {smt_speedup:.3}\nfrequency = [{}]\ntime_slice = \"{slice_us}us\"\n\
@@ -737,8 +744,10 @@ mod properties {
                  thread_start = \"{thread_us}us\"\n\
                  process_start = {{ fork = \"{start_us}us\", spawn = \"{start_us}us\", forkserver = \"{start_us}us\" }}\n\
                  ipc_latency = \"{ipc_us}us\"\n\
-                 dispatch = {{ threads = \"{dispatch_us}us\", processes = \"{dispatch_us}us\", asyncio = \"{dispatch_us}us\" }}\n",
-                freq.join(", ")
+                 dispatch = {{ threads = \"{dispatch_us}us\", processes = \"{dispatch_us}us\", asyncio = \"{dispatch_us}us\" }}\n\
+                 [machine.sharing]\nssd = [{}]\n",
+                freq.join(", "),
+                sharing.join(", ")
             )
         }
     }
@@ -811,6 +820,27 @@ mod properties {
                 );
             }
             let _ = serial;
+        }
+
+        /// No disk or link moves bytes faster than its bandwidth allows: each was busy at
+        /// least its bytes over its fastest aggregate bandwidth.
+        #[test]
+        fn no_channel_beats_its_bandwidth(text in small_scenario()) {
+            let s = scenario(&text);
+            for (i, e) in s.experiments.iter().enumerate() {
+                let t = run(&s, i, e.workers[0]);
+                for c in &t.channels {
+                    let most = s.machine.sharing[c.channel.index()].iter().cloned().fold(0.0, f64::max);
+                    let fastest = s.machine.channel_bandwidth(c.channel) * most;
+                    // Each finish is rounded to a whole nanosecond.
+                    let busy = c.busy.as_secs_f64() + c.transfers as f64 * 1e-9;
+                    prop_assert!(
+                        busy * fastest >= c.bytes as f64 * (1.0 - 1e-9),
+                        "{}: {:?} moved {} bytes in {}", e.name, c.channel, c.bytes, c.busy
+                    );
+                    prop_assert!(c.most >= 1 && c.transfers >= 1);
+                }
+            }
         }
     }
 }
