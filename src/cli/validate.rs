@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::engine::Limits;
 use crate::error::Error;
-use crate::model;
+use crate::model::{self, Channel, Strategy};
 use crate::report::{self, chart, png};
 use crate::time::SimDuration;
 use crate::validate::{self, WAKEUP_NUDGE};
@@ -136,16 +136,25 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     };
     let predicted =
         super::run::simulate_all(&scenario, &limits, super::run::default_jobs(), |_, _| {})?;
-    // The runtimes sleep a transfer's time alone on its disk or link: where the model has
-    // transfers sharing one, the measurement cannot check that part.
+    // The runtimes write to the host's disk for real but sleep any other transfer's time
+    // alone on its disk or link: where the model has those sharing one, the measurement
+    // cannot check that part.
+    let disk_is_real = |strategy: Strategy| {
+        strategy != Strategy::Asyncio
+            && all_programs(&scenario)
+                .flat_map(|p| &p.transfers)
+                .filter(|x| x.channel == Channel::Ssd)
+                .all(|x| x.write)
+    };
     let shared: Vec<String> = predicted
         .iter()
         .filter_map(|r| {
+            let strategy = scenario.experiments[r.experiment].strategy;
             let c = r
                 .trace
                 .channels
                 .iter()
-                .filter(|c| c.most >= 2)
+                .filter(|c| c.most >= 2 && !(c.channel == Channel::Ssd && disk_is_real(strategy)))
                 .max_by_key(|c| c.most)?;
             Some(format!(
                 "{} ×{}: up to {} transfers share {} in the prediction",
@@ -305,9 +314,9 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     }
     if !shared.is_empty() {
         out.push_str(&format!(
-            "\n{}\n  the validation runs each transfer as a sleep of its time alone on its disk or \
-             link, so\n  how they share it is not measured here (docs/decisions.md, \"Shared disks \
-             and links\")\n",
+            "\n{}\n  the validation runs those transfers as sleeps of their time alone on their \
+             disk or link\n  (only writes to the ssd are real), so how they share it is not \
+             measured here\n  (docs/decisions.md, \"Shared disks and links\")\n",
             shared.join("\n")
         ));
     }
@@ -424,6 +433,9 @@ pub(super) fn native_run(args: &NativeRunArgs) -> Result<(), Error> {
         .map_err(|e| Error::Usage(format!("{}: {e}", args.data.display())))?;
     let exe = std::env::current_exe()
         .map_err(|e| Error::Run(format!("cannot find the gilsim binary: {e}")))?;
+    if let Some(dir) = args.data.parent().filter(|d| !d.as_os_str().is_empty()) {
+        validate::native::set_disk_dir(dir);
+    }
     let took = validate::native::run_experiment(&data, &args.experiment, args.workers, &exe)
         .map_err(Error::Run)?;
     let line = serde_json::json!({
@@ -432,6 +444,16 @@ pub(super) fn native_run(args: &NativeRunArgs) -> Result<(), Error> {
         "seconds": took.as_secs_f64(),
     });
     super::print_stdout(&format!("{line}\n"))
+}
+
+/// Every program of a scenario: its task kinds', and each experiment's setup and teardown.
+fn all_programs(scenario: &model::Scenario) -> impl Iterator<Item = &model::Program> {
+    let kinds = scenario.kinds.iter().map(|k| &k.program);
+    let jobs = scenario
+        .experiments
+        .iter()
+        .flat_map(|e| [&e.job.setup, &e.job.teardown]);
+    kinds.chain(jobs)
 }
 
 /// Options of the hidden `gilsim native-worker`: a pool worker process.

@@ -878,7 +878,7 @@ fn append_step(
     };
     // Bytes through a disk or a link share its bandwidth with the transfers in progress
     // on it (docs/decisions.md, "Shared disks and links"); a step without bytes is a wait.
-    let transfer = |out: &mut Program, latency: SimDuration, bytes: u64, tail, channel| {
+    let transfer = |out: &mut Program, latency: SimDuration, bytes: u64, tail, channel, write| {
         let instr = if bytes == 0 {
             io(latency + tail)
         } else {
@@ -887,6 +887,7 @@ fn append_step(
                 bytes,
                 tail,
                 channel,
+                write,
             });
             Instr::Transfer {
                 index: u32::try_from(out.transfers.len() - 1).expect("steps are limited"),
@@ -919,11 +920,12 @@ fn append_step(
             };
             let bytes = s.bytes.as_ref().map_or(Ok(0), |b| ctx.size(b))?;
             let (rtt, _) = machine.link_costs(link);
-            transfer(out, rtt, bytes, SimDuration::ZERO, link.channel());
+            transfer(out, rtt, bytes, SimDuration::ZERO, link.channel(), false);
         }
         "disk" => {
             let d = s.disk.as_ref().expect("kind");
             let bytes = ctx.size(d)?;
+            let write = s.op.as_ref().is_some_and(|op| op.get_ref() == "write");
             if let Some(op) = &s.op {
                 if !matches!(op.get_ref().as_str(), "read" | "write") {
                     return Err(ctx.error(
@@ -948,7 +950,7 @@ fn append_step(
             let (latency, _) = machine.disk_costs(device);
             let fsync = s.fsync.as_ref().is_some_and(|f| *f.get_ref());
             let tail = if fsync { latency } else { SimDuration::ZERO };
-            transfer(out, latency, bytes, tail, device.channel());
+            transfer(out, latency, bytes, tail, device.channel(), write);
         }
         "mem" => {
             let m = s.mem.as_ref().expect("kind");
@@ -1097,6 +1099,7 @@ tasks = { work = 3 }
                 bytes: 125_000,
                 tail: SimDuration::ZERO,
                 channel: Channel::Lan,
+                write: false,
             }
         );
         assert_eq!(alone(&p[0]), SimDuration::from_micros(1500));
@@ -1108,6 +1111,7 @@ tasks = { work = 3 }
                 bytes: 2_000_000,
                 tail: SimDuration::from_micros(100),
                 channel: Channel::Ssd,
+                write: false,
             }
         );
         assert_eq!(

@@ -148,6 +148,9 @@ pub struct Transfer {
     pub tail: SimDuration,
     /// The shared device.
     pub channel: Channel,
+    /// A disk write (`op = "write"`): what the validation runtimes do for real on the host's
+    /// disk; a read or a network transfer they emulate.
+    pub write: bool,
 }
 
 impl Transfer {

@@ -77,10 +77,23 @@ enum Op {
     Io(Duration),
     /// I/O that blocks the thread even in a coroutine.
     Block(Duration),
+    /// A real write of `bytes` to the disk, then fdatasync (twice, 4 KiB apart, with
+    /// `fsync`): see [`disk_write`].
+    Write { bytes: u64, fsync: bool },
 }
 
 impl Op {
     fn parse(kind: &str, seconds: f64) -> Result<Op, String> {
+        if kind == "write" || kind == "writef" {
+            // The number is the bytes, for a write (python::real_write).
+            if !(seconds.is_finite() && seconds >= 0.0) {
+                return Err(format!("bad write size {seconds}"));
+            }
+            return Ok(Op::Write {
+                bytes: seconds as u64,
+                fsync: kind == "writef",
+            });
+        }
         let d = Duration::try_from_secs_f64(seconds)
             .map_err(|_| format!("bad step duration {seconds}"))?;
         Ok(match kind {
@@ -98,6 +111,8 @@ impl Op {
             Op::NoGil(d) => (1, d),
             Op::Io(d) => (2, d),
             Op::Block(d) => (3, d),
+            // On the wire a write's bytes travel as the duration's nanoseconds.
+            Op::Write { bytes, fsync } => (4 + u8::from(fsync), Duration::from_nanos(bytes)),
         }
     }
 
@@ -107,6 +122,10 @@ impl Op {
             1 => Op::NoGil(d),
             2 => Op::Io(d),
             3 => Op::Block(d),
+            4 | 5 => Op::Write {
+                bytes: u64::try_from(d.as_nanos()).map_err(|_| "bad write size".to_string())?,
+                fsync: code == 5,
+            },
             _ => return Err(format!("bad step code {code}")),
         })
     }
@@ -312,6 +331,13 @@ impl Worker {
                     spin(self.iterations(d));
                 }),
                 Op::Io(d) | Op::Block(d) => self.without_gil(|| std::thread::sleep(d)),
+                Op::Write { bytes, fsync } => self.without_gil(|| {
+                    if let Err(e) = disk_write(bytes, fsync) {
+                        // A child process of `validate`: it reports the failed run.
+                        eprintln!("gilsim native-run: a disk write failed: {e}");
+                        std::process::exit(1);
+                    }
+                }),
             }
         }
     }
@@ -323,6 +349,61 @@ impl Worker {
         self.gil.take(self.me);
         out
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Disk writes
+
+/// Where disk writes go: beside the run's data (what `validate` writes, on the disk
+/// `calibrate` measured when its profile is in `output/`); pool workers get it by
+/// [`DISK_DIR_ENV`].
+static DISK_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The environment variable that hands [`DISK_DIR`] to pool workers.
+const DISK_DIR_ENV: &str = "GILSIM_DISK_DIR";
+
+/// Sets where this run's disk writes go (before any).
+pub fn set_disk_dir(dir: &Path) {
+    let _ = DISK_DIR.set(dir.to_path_buf());
+}
+
+fn disk_dir() -> std::path::PathBuf {
+    DISK_DIR
+        .get()
+        .cloned()
+        .or_else(|| std::env::var_os(DISK_DIR_ENV).map(Into::into))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// A real write of `bytes` to a file of this thread's own, then fdatasync — a 4 KiB write +
+/// fdatasync is what `calibrate` times as the disk's latency, a large one its bandwidth —
+/// and with `fsync` 4 KiB more and a second fdatasync. The file is removed.
+fn disk_write(bytes: u64, fsync: bool) -> io::Result<()> {
+    use std::io::Write as _;
+    const CHUNK: usize = 1 << 20;
+    static BUF: [u8; CHUNK] = [1; CHUNK];
+    let path = disk_dir().join(format!(
+        ".gilsim-write-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&path)?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(CHUNK as u64) as usize;
+            f.write_all(&BUF[..n])?;
+            left -= n as u64;
+        }
+        f.sync_data()?;
+        if fsync {
+            f.write_all(&BUF[..4096])?;
+            f.sync_data()?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 // ---------------------------------------------------------------------------------------
@@ -677,6 +758,7 @@ impl Children {
         let mut procs = Vec::new();
         for _ in 0..n {
             let child = Command::new(exe)
+                .env(DISK_DIR_ENV, disk_dir())
                 .arg("native-worker")
                 .arg("--spin-rate")
                 .arg(rate.to_string())

@@ -7,9 +7,12 @@
 //!   pool workers through `Pool(initializer=…)`.
 //! - `io`, `net`, `disk` steps sleep for the duration gilsim derived (`time.sleep`, or
 //!   `await asyncio.sleep` in a coroutine; `blocking = true` uses `time.sleep` there too);
-//!   a `net` or `disk` step that moves bytes sleeps for its time *alone* on its disk or
-//!   link — the sleeps share no device, so a validation cannot check how concurrent
-//!   transfers share one (`validate` says so when they might),
+//!   a `disk` write to the `ssd` is a real write of its bytes to a file of its own beside
+//!   the program, then `os.fdatasync` (twice with `fsync = true`: the second after 4 KiB
+//!   more — what `calibrate` times as the disk's latency), so concurrent writers really
+//!   share this host's disk; any other `net` or `disk` step that moves bytes sleeps for
+//!   its time *alone* on its disk or link — the sleeps share no device, so a validation
+//!   cannot check how those share one (`validate` says so when they might),
 //!   with the process's timer slack set to 1 ns (`prctl(PR_SET_TIMERSLACK)`): real I/O ends
 //!   by an interrupt, and the model has no 50 µs of timer slack per wait.
 //! - `threads` is `ThreadPoolExecutor(workers).map`, `processes` is
@@ -25,7 +28,7 @@
 use serde_json::{json, Value};
 
 use crate::model::program::{Cursor, Step};
-use crate::model::{Machine, Program, Scenario, StartMethod, Strategy};
+use crate::model::{Channel, Machine, Program, Scenario, StartMethod, Strategy, Transfer};
 use crate::rng::{self, Stream};
 
 /// Most steps a generated program may embed (the durations are written out one by one).
@@ -52,9 +55,18 @@ fn steps(
             Step::Cpu { work, gil: false } => ("nogil", work),
             Step::Io { time, blocking } if blocking && asyncio => ("block", time),
             Step::Io { time, .. } => ("io", time),
-            // Its time alone on its channel: the runtimes share no device (module doc).
             Step::Transfer { index, blocking } => {
                 let xfer = program.transfer(index);
+                if real_write(xfer, blocking || !asyncio) {
+                    let kind = if xfer.tail.is_zero() {
+                        "write"
+                    } else {
+                        "writef"
+                    };
+                    out.push(json!([kind, xfer.bytes as f64]));
+                    continue;
+                }
+                // Its time alone on its channel: the sleeps share no device (module doc).
                 let alone = xfer.alone(machine.channel_bandwidth(xfer.channel));
                 (if blocking && asyncio { "block" } else { "io" }, alone)
             }
@@ -62,6 +74,14 @@ fn steps(
         out.push(json!([kind, d.as_secs_f64()]));
     }
     Ok(Value::Array(out))
+}
+
+/// Whether the runtimes run a transfer for real: a write to the `ssd` (the host's disk, as
+/// `calibrate` measures it) made by a thread that blocks in it — `["write", bytes]`, or
+/// `["writef", bytes]` with `fsync`. Everything else, an awaited write in a coroutine
+/// included (Python has no awaitable file write), is a sleep.
+pub fn real_write(xfer: &Transfer, blocking: bool) -> bool {
+    xfer.write && xfer.channel == Channel::Ssd && blocking
 }
 
 /// The experiments as data: per experiment its strategy, pool settings, and every step of
@@ -149,7 +169,8 @@ pub fn program(scenario: &Scenario, source: &str) -> Result<String, String> {
     python3 THIS_FILE --experiment NAME --workers N   run one; prints its wall time as JSON
 
 cpu steps are a pure-Python loop (holds the GIL), gil = false steps hash a buffer with
-hashlib (releases the GIL), I/O steps sleep; the durations are the ones gilsim drew.
+hashlib (releases the GIL), disk writes to the ssd write to this host's disk, other I/O
+steps sleep; the durations are the ones gilsim drew.
 """
 import hashlib
 import json
@@ -239,9 +260,11 @@ def no_timer_slack():
             pass
 
 
-def _init(spin_rate, hash_rate):
+def _init(spin_rate, hash_rate, write=0):
     global SPIN_RATE, HASH_RATE
     SPIN_RATE, HASH_RATE = spin_rate, hash_rate
+    if write:
+        disk_buffer(write)
     sys.setswitchinterval(SWITCH_INTERVAL)
     no_timer_slack()
 
@@ -259,12 +282,49 @@ def nogil(seconds):
         left -= n
 
 
+DISK_DIR = os.path.dirname(os.path.abspath(__file__))  # where `validate` writes: its output
+DISK_BUF = None
+
+
+def disk_buffer(nbytes):
+    """The bytes disk writes write (at least nbytes and 4 KiB), filled as calibrate's."""
+    global DISK_BUF
+    if DISK_BUF is None or len(DISK_BUF) < max(nbytes, 4096):
+        DISK_BUF = memoryview(b"\x01" * max(nbytes, 4096))
+
+
+def largest_write(exp):
+    steps = [s for t in exp["tasks"] for s in t] + exp["setup"] + exp["teardown"]
+    return int(max((n for kind, n in steps if kind in ("write", "writef")), default=0))
+
+
+def disk_write(nbytes, fsync):
+    """A real write of nbytes to a file of this thread's own beside the program, then
+    fdatasync (the calibrated disk: a 4 KiB write + fdatasync is its latency, a large one
+    its bandwidth); with fsync, 4 KiB more and a second fdatasync. The file is removed."""
+    nbytes = int(nbytes)
+    disk_buffer(nbytes)  # made before the clock starts (run, _init); here only if not
+    import threading
+    path = os.path.join(DISK_DIR, f".gilsim-write-{{os.getpid()}}-{{threading.get_ident()}}")
+    with open(path, "wb", buffering=0) as f:
+        # One call, as the step is one blocking call: a loop of smaller writes would take
+        # the GIL back between them, and wait for it behind the threads running Python.
+        f.write(DISK_BUF[:nbytes])
+        os.fdatasync(f.fileno())
+        if fsync:
+            f.write(DISK_BUF[:4096])
+            os.fdatasync(f.fileno())
+    os.unlink(path)
+
+
 def run_steps(steps):
     for kind, seconds in steps:
         if kind == "cpu":
             cpu(seconds)
         elif kind == "nogil":
             nogil(seconds)
+        elif kind == "write" or kind == "writef":
+            disk_write(seconds, kind == "writef")  # seconds: bytes, for a write
         else:
             time.sleep(seconds)
 
@@ -283,6 +343,8 @@ async def coroutine(steps):
             nogil(seconds)
         elif kind == "io":
             await _asyncio().sleep(seconds)
+        elif kind == "write" or kind == "writef":
+            disk_write(seconds, kind == "writef")  # a blocking write inside a coroutine
         else:
             time.sleep(seconds)  # a blocking call inside a coroutine
 
@@ -301,6 +363,9 @@ def run(name, workers):
     import multiprocessing.synchronize
     from multiprocessing import popen_fork, popen_forkserver, popen_spawn_posix
     _asyncio()
+    write = largest_write(exp)
+    if write:
+        disk_buffer(write)
     start = time.perf_counter()
     run_steps(exp["setup"])
     if exp["strategy"] == "serial":
@@ -311,7 +376,7 @@ def run(name, workers):
             list(ex.map(run_steps, tasks))
     elif exp["strategy"] == "processes":
         ctx = mp.get_context(exp["start_method"])
-        pool = ctx.Pool(workers, initializer=_init, initargs=(SPIN_RATE, HASH_RATE))
+        pool = ctx.Pool(workers, initializer=_init, initargs=(SPIN_RATE, HASH_RATE, write))
         payload = bytes(exp["payload"])
         args = [(t, payload, exp["result"]) for t in tasks]
         if exp["chunksize"] is None:

@@ -228,3 +228,99 @@ fn the_native_runtime_runs_free_threaded_scenarios_the_python_one_cannot() {
         .assert()
         .success();
 }
+
+/// Four threads writing to the disk and two downloading over one link; the same under asyncio.
+const TRANSFERS: &str = r#"
+name = "transfers"
+[machine]
+preset = "laptop-4c8t"
+[tasks.save]
+steps = [{ disk = "2MiB", op = "write", fsync = true }]
+[tasks.fetch]
+steps = [{ net = "lan", bytes = "10MB" }]
+[job]
+tasks = { save = 4, fetch = 2 }
+[[experiment]]
+name = "threads"
+strategy = "threads"
+workers = 4
+[[experiment]]
+name = "asyncio"
+strategy = "asyncio"
+"#;
+
+/// Runs the transfers scenario with `runtime`; returns its stdout and output directory.
+fn validate_transfers(runtime: &str) -> (String, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempdir();
+    let scenario = dir.path().join("transfers.toml");
+    std::fs::write(&scenario, TRANSFERS).unwrap();
+    let out = gilsim(dir.path())
+        .args([
+            "validate",
+            "--runtime",
+            runtime,
+            "--repeat",
+            "1",
+            "-q",
+            "--no-charts",
+        ])
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    let out_dir = dir.path().join("output/transfers");
+    (super::succeeded(out), out_dir, dir)
+}
+
+#[test]
+fn disk_writes_are_real_in_both_runtimes_and_shared_links_are_flagged() {
+    let mut runtimes = vec!["native"];
+    if python() {
+        runtimes.push("python");
+    }
+    for runtime in runtimes {
+        let (stdout, out_dir, _keep) = validate_transfers(runtime);
+        // The disk's writes ran for real and left nothing behind.
+        let left: Vec<_> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".gilsim-write"))
+            .collect();
+        assert!(left.is_empty(), "{runtime}: {left:?}");
+        // The two downloads share the LAN in the prediction, which sleeps cannot check;
+        // the threads' four writes share the disk, which the real writes do.
+        assert!(
+            stdout.contains("threads ×4: up to 2 transfers share link `lan`"),
+            "{runtime}: {stdout}"
+        );
+        assert!(
+            stdout.contains("only writes to the ssd are real"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("×4: up to 4 transfers share disk"),
+            "{runtime}: {stdout}"
+        );
+        // A coroutine's awaited write is a sleep (Python has no awaitable file write).
+        assert!(
+            stdout.contains("asyncio ×1: up to 4 transfers share disk `ssd`"),
+            "{runtime}: {stdout}"
+        );
+    }
+    // The program writes: the plan has the writes as writes, not sleeps.
+    let dir = tempdir();
+    let scenario = dir.path().join("transfers.toml");
+    std::fs::write(&scenario, TRANSFERS).unwrap();
+    let program = dir.path().join("t.py");
+    let out = gilsim(dir.path())
+        .args(["validate", "-q", "--emit-python"])
+        .arg(&program)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    super::succeeded(out);
+    let text = std::fs::read_to_string(&program).unwrap();
+    assert!(
+        text.contains(r#"[\"writef\",2097152.0]"#),
+        "no real write in the plan"
+    );
+}
