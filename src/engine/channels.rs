@@ -147,6 +147,7 @@ impl Sim<'_> {
         }
         let finish = ch.v + xfer.bytes as f64;
         ch.arrivals += 1;
+        ch.bytes = ch.bytes.saturating_add(xfer.bytes);
         ch.flows
             .push(Reverse((finish.to_bits(), ch.arrivals, flow)));
         ch.most = ch.most.max(ch.flows.len() as u32);

@@ -838,7 +838,7 @@ mod properties {
                         busy * fastest >= c.bytes as f64 * (1.0 - 1e-9),
                         "{}: {:?} moved {} bytes in {}", e.name, c.channel, c.bytes, c.busy
                     );
-                    prop_assert!(c.most >= 1 && c.transfers >= 1);
+                    prop_assert!(c.most >= 1 && c.transfers >= 1 && c.bytes >= c.transfers);
                 }
             }
         }
@@ -956,6 +956,13 @@ fn concurrent_transfers_share_their_disk() {
         ends.iter().all(|&e| e == ends[0]),
         "equal shares end together: {ends:?}"
     );
+    let disk = t
+        .channels
+        .iter()
+        .find(|c| c.channel == crate::model::Channel::Ssd);
+    let disk = disk.expect("the disk was used");
+    assert_eq!((disk.transfers, disk.bytes, disk.most), (4, 40_000_000, 4));
+    assert_eq!(disk.busy, SimDuration::from_millis(40));
 }
 
 #[test]

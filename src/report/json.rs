@@ -1,10 +1,11 @@
 //! `--format json`: the summary rows with the `summary.csv` columns as keys, plus the
-//! machine and per-kind task statistics.
+//! machine, per-kind task statistics and how each disk or link was used.
 
 use serde_json::{json, Map, Value};
 
 use super::csv::{summary_fields, SUMMARY_COLUMNS};
 use super::Results;
+use crate::model::Channel;
 
 fn number_or_string(column: &str, value: String) -> Value {
     let numeric = column.ends_with("_s")
@@ -56,6 +57,20 @@ pub fn render(results: &Results) -> String {
                 );
             }
             row.insert("kinds".into(), Value::Object(kinds));
+            // The disks and links transfers went through (empty without any).
+            let mut devices = Map::new();
+            for c in &run.trace.channels {
+                devices.insert(
+                    c.channel.key().into(),
+                    json!({
+                        "busy_s": c.busy.as_secs_f64(),
+                        "most_at_once": c.most,
+                        "transfers": c.transfers,
+                        "bytes": c.bytes,
+                    }),
+                );
+            }
+            row.insert("devices".into(), Value::Object(devices));
             Value::Object(row)
         })
         .collect();
@@ -71,6 +86,10 @@ pub fn render(results: &Results) -> String {
             "smt_speedup": m.smt_speedup,
             "speed_spread": m.speed_spread,
             "frequency": m.frequency,
+            "sharing": Channel::ALL
+                .iter()
+                .map(|c| (c.key().to_string(), json!(m.sharing[c.index()])))
+                .collect::<Map<String, Value>>(),
             "time_slice_s": m.time_slice.as_secs_f64(),
             "context_switch_s": m.context_switch.as_secs_f64(),
             "wakeup_s": m.wakeup.as_secs_f64(),
