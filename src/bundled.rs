@@ -30,6 +30,7 @@ pub static SCENARIOS: &[Bundled] = bundled![
     "kaggle-numpy-dot",
     "kaggle-downloads",
     "kaggle-file-write",
+    "shared-link",
     "dataframe-apply",
     "asyncio-sleep",
     "latency-tour",
