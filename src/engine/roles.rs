@@ -699,36 +699,34 @@ impl Sim<'_> {
                         let prog = self.world.slots[slot].prog;
                         let program = self.world.program(prog);
                         let step = self.world.slots[slot].cursor.next_step(program);
-                        match step {
+                        // `await`: the coroutine is suspended until the I/O is done — a
+                        // wait for its time, a transfer for as long as its channel takes.
+                        let awaited = match step {
                             Some(Step::Io {
                                 time,
                                 blocking: false,
-                            }) => {
-                                // `await`: the coroutine is suspended until the I/O is done.
-                                m.stage = Stage::Loop {
-                                    current: None,
-                                    resume_due: false,
-                                };
-                                return Action::Deliver {
-                                    q: self.world.ready_q,
-                                    item: Item::Coro(c),
-                                    after: time,
-                                };
-                            }
+                            }) => Some(Action::Deliver {
+                                q: self.world.ready_q,
+                                item: Item::Coro(c),
+                                after: time,
+                            }),
                             Some(Step::Transfer {
                                 index,
                                 blocking: false,
-                            }) => {
-                                // `await`ed too, for as long as its channel takes.
-                                m.stage = Stage::Loop {
-                                    current: None,
-                                    resume_due: false,
-                                };
-                                return Action::AwaitTransfer {
-                                    xfer: TransferRef { prog, index },
-                                    coro: c,
-                                };
-                            }
+                            }) => Some(Action::AwaitTransfer {
+                                xfer: TransferRef { prog, index },
+                                coro: c,
+                            }),
+                            _ => None,
+                        };
+                        if let Some(action) = awaited {
+                            m.stage = Stage::Loop {
+                                current: None,
+                                resume_due: false,
+                            };
+                            return action;
+                        }
+                        match step {
                             Some(step) => return step_action(step, prog),
                             None => {
                                 self.finish_task(c as u64);

@@ -236,6 +236,31 @@ impl Machine {
     }
 }
 
+/// A non-empty list of relative values, each above 0 and at most `max` (`frequency`,
+/// `[machine.sharing]`): an error at the list when it is empty, at the value otherwise.
+fn relative_list(
+    ctx: &Ctx,
+    list: &Spanned<Vec<Spanned<f64>>>,
+    max: f64,
+    empty: &str,
+    out_of_range: impl Fn(f64) -> String,
+) -> Result<Vec<f64>, ScenarioError> {
+    if list.get_ref().is_empty() {
+        return Err(ctx.error(list.span().start, empty));
+    }
+    list.get_ref()
+        .iter()
+        .map(|v| {
+            let x = *v.get_ref();
+            if x.is_finite() && x > 0.0 && x <= max {
+                Ok(x)
+            } else {
+                Err(ctx.error(v.span().start, out_of_range(x)))
+            }
+        })
+        .collect()
+}
+
 /// Largest machine accepted: enough for any real server, small enough that per-core state
 /// stays cheap.
 const MAX_CORES: i64 = 4096;
@@ -327,24 +352,13 @@ pub(super) fn build(
         m.speed_spread = v;
     }
     if let Some(f) = &raw.frequency {
-        if f.get_ref().is_empty() {
-            return Err(ctx.error(
-                f.span().start,
-                "frequency needs at least one value (speed with one busy core, usually 1.0)",
-            ));
-        }
-        let mut values = Vec::with_capacity(f.get_ref().len());
-        for v in f.get_ref() {
-            let x = *v.get_ref();
-            if !(x.is_finite() && x > 0.0 && x <= 16.0) {
-                return Err(ctx.error(
-                    v.span().start,
-                    format!("frequency values are relative speeds between 0 and 16, found {x}"),
-                ));
-            }
-            values.push(x);
-        }
-        m.frequency = values;
+        m.frequency = relative_list(
+            ctx,
+            f,
+            16.0,
+            "frequency needs at least one value (speed with one busy core, usually 1.0)",
+            |x| format!("frequency values are relative speeds between 0 and 16, found {x}"),
+        )?;
     }
     if let Some(sharing) = &raw.sharing {
         let lists = [
@@ -356,28 +370,19 @@ pub(super) fn build(
         ];
         for (channel, list) in lists {
             let Some(list) = list else { continue };
-            if list.get_ref().is_empty() {
-                return Err(ctx.error(
-                    list.span().start,
-                    "a sharing list needs at least one value (the bandwidth of one transfer \
-                     alone, relative to [machine.bandwidth]: usually 1.0)",
-                ));
-            }
-            let mut values = Vec::with_capacity(list.get_ref().len());
-            for v in list.get_ref() {
-                let x = *v.get_ref();
-                if !(x.is_finite() && x > 0.0 && x <= 64.0) {
-                    return Err(ctx.error(
-                        v.span().start,
-                        format!(
-                            "sharing values are the bandwidth of 1, 2, 3… transfers at once \
-                             relative to one alone: between 0 and 64, found {x}"
-                        ),
-                    ));
-                }
-                values.push(x);
-            }
-            m.sharing[channel.index()] = values;
+            m.sharing[channel.index()] = relative_list(
+                ctx,
+                list,
+                64.0,
+                "a sharing list needs at least one value (the bandwidth of one transfer \
+                 alone, relative to [machine.bandwidth]: usually 1.0)",
+                |x| {
+                    format!(
+                        "sharing values are the bandwidth of 1, 2, 3… transfers at once \
+                         relative to one alone: between 0 and 64, found {x}"
+                    )
+                },
+            )?;
         }
     }
     if let Some(d) = &raw.time_slice {
