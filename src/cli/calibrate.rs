@@ -190,6 +190,24 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         machine.latency.loopback = sim(rtt.value);
         note("machine.latency.loopback", &rtt.how);
     }
+    step("loopback bandwidth")?;
+    match measure::loopback_bandwidth(args.quick) {
+        Ok(link) => {
+            machine.bandwidth.loopback = link.bandwidth.value;
+            machine.sharing[Channel::Loopback.index()] = link
+                .sharing
+                .value
+                .iter()
+                .map(|x| x.clamp(0.01, 64.0))
+                .collect();
+            note("machine.bandwidth.loopback", &link.bandwidth.how);
+            note("machine.sharing.loopback", &link.sharing.how);
+        }
+        Err(e) => note(
+            "machine.bandwidth.loopback",
+            &format!("not measured ({e}); default"),
+        ),
+    }
 
     step("CPython costs (python3)")?;
     let python_note = match python_probe(args.quick) {

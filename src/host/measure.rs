@@ -375,6 +375,109 @@ pub fn memory(quick: bool) -> Memory {
     }
 }
 
+/// How a device shares: `rate(k)` is the bytes/s `k` transfers at once get together, for
+/// `k` in `1..=most`, counts interleaved over `rounds` rounds (forward, then backward: the
+/// device's speed drifts). Returns the median rate of one transfer alone, and per `k` the
+/// median of each round's ratio to one alone.
+fn shared_rates(
+    rounds: u32,
+    most: usize,
+    mut rate: impl FnMut(usize) -> std::io::Result<f64>,
+) -> std::io::Result<(f64, Vec<f64>)> {
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); most];
+    for r in 0..rounds {
+        let mut counts: Vec<usize> = (1..=most).collect();
+        if r % 2 == 1 {
+            counts.reverse();
+        }
+        for k in counts {
+            rates[k - 1].push(rate(k)?);
+        }
+    }
+    let sharing = (0..most)
+        .map(|k| {
+            let ratios = rates[k].iter().zip(&rates[0]).map(|(r, one)| r / one);
+            (median(ratios.collect()) * 1000.0).round() / 1000.0
+        })
+        .collect();
+    Ok((median(rates[0].clone()), sharing))
+}
+
+/// What `calibrate` measures of the loopback interface's bandwidth.
+pub struct LinkRates {
+    /// One TCP stream's bandwidth, bytes/s.
+    pub bandwidth: Note<f64>,
+    /// The bandwidth of 1..=[`LOOPBACK_STREAMS`] streams at once, relative to one.
+    pub sharing: Note<Vec<f64>>,
+}
+
+/// Most concurrent streams the loopback's sharing is measured with.
+pub const LOOPBACK_STREAMS: usize = 4;
+
+/// Loopback TCP bandwidth: 1..=4 streams at once, each sending `size` bytes from one thread
+/// to a reading thread over 127.0.0.1, until every reader has them all (Nagle off).
+pub fn loopback_bandwidth(quick: bool) -> std::io::Result<LinkRates> {
+    use std::io::Read as _;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let size: usize = if quick { 16 << 20 } else { 64 << 20 };
+    let rounds = if quick { 2 } else { 3 };
+    let block = vec![7u8; 1 << 16];
+    let streams = |k: usize| -> std::io::Result<f64> {
+        let listeners = (0..k)
+            .map(|_| TcpListener::bind("127.0.0.1:0"))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            let mut ends = Vec::new();
+            for l in &listeners {
+                let addr = l.local_addr()?;
+                ends.push(s.spawn(move || -> std::io::Result<()> {
+                    let (mut c, _) = l.accept()?;
+                    let mut buf = vec![0u8; 1 << 16];
+                    let mut got = 0;
+                    while got < size {
+                        match c.read(&mut buf)? {
+                            0 => break,
+                            n => got += n,
+                        }
+                    }
+                    Ok(())
+                }));
+                let block = &block;
+                ends.push(s.spawn(move || -> std::io::Result<()> {
+                    let mut c = TcpStream::connect(addr)?;
+                    c.set_nodelay(true)?;
+                    let mut left = size;
+                    while left > 0 {
+                        let n = left.min(block.len());
+                        c.write_all(&block[..n])?;
+                        left -= n;
+                    }
+                    c.shutdown(Shutdown::Write)
+                }));
+            }
+            ends.into_iter()
+                .try_for_each(|e| e.join().expect("a loopback thread panicked"))
+        })?;
+        Ok((k * size) as f64 / t.elapsed().as_secs_f64())
+    };
+    let (one, sharing) = shared_rates(rounds, LOOPBACK_STREAMS, streams)?;
+    let words = crate::report::size_words(size as u64);
+    Ok(LinkRates {
+        bandwidth: note(
+            one,
+            format!("one TCP stream of {words} over 127.0.0.1, median of {rounds} rounds"),
+        ),
+        sharing: note(
+            sharing,
+            format!(
+                "1..{LOOPBACK_STREAMS} TCP streams of {words} each over 127.0.0.1 at once: their \
+                 bandwidth together, relative to one; median of the same {rounds} rounds"
+            ),
+        ),
+    })
+}
+
 /// Most concurrent writers the disk's sharing is measured with.
 pub const DISK_WRITERS: usize = 4;
 
@@ -430,22 +533,7 @@ pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<Disk> {
             })?;
             Ok((k * size) as f64 / t.elapsed().as_secs_f64())
         };
-        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); DISK_WRITERS];
-        for r in 0..rounds {
-            let mut counts: Vec<usize> = (1..=DISK_WRITERS).collect();
-            if r % 2 == 1 {
-                counts.reverse();
-            }
-            for k in counts {
-                rates[k - 1].push(write_all(k)?);
-            }
-        }
-        let sharing: Vec<f64> = (0..DISK_WRITERS)
-            .map(|k| {
-                let ratios = rates[k].iter().zip(&rates[0]).map(|(r, one)| r / one);
-                (median(ratios.collect()) * 1000.0).round() / 1000.0
-            })
-            .collect();
+        let (one, sharing) = shared_rates(rounds, DISK_WRITERS, write_all)?;
         let words = crate::report::size_words(size as u64);
         Ok(Disk {
             latency: note(
@@ -453,7 +541,7 @@ pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<Disk> {
                 format!("median of {n} 4 KiB writes + fdatasync"),
             ),
             bandwidth: note(
-                median(rates[0].clone()),
+                one,
                 format!("one {words} write + fdatasync, median of {rounds} rounds"),
             ),
             sharing: note(
