@@ -2,15 +2,17 @@
 //!
 //! A `net` or `disk` step that moves bytes ([`Transfer`]) waits out its latency on its
 //! own, then its bytes go through the step's channel, then it waits out its tail (`fsync`'s
-//! second latency). While `n` transfers are in the channel, each moves at `bandwidth / n`
-//! (processor sharing): four threads writing to one disk take four times as long each, and
-//! downloads over one internet link share it, as TCP flows share their bottleneck link.
-//! Measured here (four threads each writing 32 MiB and calling `fdatasync`): one alone
-//! 590 MiB/s, two 360 MiB/s each, four 190 MiB/s each — 590, 720 and 761 MiB/s in all,
-//! nearly flat (docs/decisions.md, "Shared disks and links"). Latencies overlap freely.
+//! second latency). While `n` transfers are in the channel, each moves at `B(n) / n`
+//! (processor sharing), where `B(n)` is what `n` at once get together: the device's
+//! bandwidth × `[machine.sharing]`'s value for `n` (1.0 unless calibrated: one transfer's
+//! bandwidth, shared). Four threads writing to one disk take about four times as long each,
+//! and downloads over one internet link share it, as TCP flows share their bottleneck link.
+//! Measured here (1, 2 and 4 threads each writing 32 MiB, then `fdatasync`): 900–1,090
+//! MiB/s for one, 1,110–1,290 for two together, 1,200–1,390 for four — a third more, not
+//! four times (docs/decisions.md, "Shared disks and links"). Latencies overlap freely.
 //!
 //! The channel keeps a *virtual clock* `v`: the bytes each of its transfers has moved since
-//! the channel was last idle. It advances at `bandwidth / n` per second, so a transfer that
+//! the channel was last idle. It advances at `B(n) / n` per second, so a transfer that
 //! joins at `v₀` with `b` bytes is through when `v` reaches `v₀ + b`, however `n` changes
 //! in between; the channel keeps its transfers by that finish (FIFO on ties) and one
 //! pending event for the first, re-armed whenever a transfer joins or leaves. With the
