@@ -69,8 +69,13 @@ pub fn generate(seed: u64) -> Quiz {
                 ));
                 job.push(format!("fetch = {count}"));
                 words.push(format!(
-                    "{count} downloads over the {} ({kb} KB each, then {parse} ms of Python to parse)",
-                    if link == "lan" { "local network" } else { "internet" }
+                    "{count} downloads sharing one {} ({kb} KB each, then {parse} ms of Python \
+                     to parse)",
+                    if link == "lan" {
+                        "local network"
+                    } else {
+                        "internet link"
+                    }
                 ));
             }
             "python" => {
