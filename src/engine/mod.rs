@@ -16,7 +16,9 @@
 //! - CPU work progresses at `frequency[busy cores] × SMT share` and is re-timed whenever
 //!   the occupancy changes;
 //! - Python work needs the process's GIL, with CPython's timed waits, drop request and
-//!   forced switching ([`gil`]); waits, blocking queue gets and `gil = false` work release it.
+//!   forced switching ([`gil`]); waits, blocking queue gets and `gil = false` work release it;
+//! - the bytes of `net` and `disk` steps go through their disk or link at its bandwidth,
+//!   shared with every transfer in progress on it ([`channels`]); their latencies overlap.
 //!
 //! # Invariants
 //!
