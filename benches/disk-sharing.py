@@ -4,10 +4,11 @@
 N threads (1, 2, 4) each write SIZE MiB to a file of their own and fdatasync it, all at
 once; the wall time is the median of --rounds rounds, the thread counts interleaved within
 each round (this VM's disk drifts too). Beside it, gilsim's prediction of the same job
-(`disk = SIZE, op = "write"` on the host's `ssd`, whose latency and bandwidth `gilsim
-calibrate` measures as a 4 KiB and a 64 MiB write + fdatasync) with the disk shared — and
-the time each write would take alone, which is what the model said before disks were shared
-(docs/decisions.md, "Shared disks and links").
+(`disk = SIZE, op = "write"` on the host's `ssd`, whose latency, bandwidth and sharing
+`gilsim calibrate` measures: a 4 KiB write + fdatasync, one 16 MiB write + fdatasync, and
+1-4 such writers at once) with the disk shared — and the time each write would take alone,
+which is what the model said before disks were shared (docs/decisions.md, "Shared disks
+and links").
 
     python3 benches/disk-sharing.py [--host output/host.toml] [--size 32] [--rounds 5]
 
