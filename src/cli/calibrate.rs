@@ -31,6 +31,11 @@ fn sim(d: Duration) -> SimDuration {
     SimDuration(d.as_nanos().min(u64::MAX as u128) as u64)
 }
 
+/// Measured sharing ratios within the range a profile accepts (above 0, at most 64).
+fn accepted_sharing(measured: &[f64]) -> Vec<f64> {
+    measured.iter().map(|x| x.clamp(0.01, 64.0)).collect()
+}
+
 /// Runs the CPython probe; `None` (with the reason) when python3 is missing or fails.
 fn python_probe(quick: bool) -> Result<serde_json::Value, String> {
     let mut cmd = Command::new("python3");
@@ -157,13 +162,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         Ok(disk) => {
             machine.latency.ssd = sim(disk.latency.value);
             machine.bandwidth.ssd = disk.bandwidth.value;
-            // Within the model's accepted range (a sharing value is above 0, at most 64).
-            machine.sharing[Channel::Ssd.index()] = disk
-                .sharing
-                .value
-                .iter()
-                .map(|x| x.clamp(0.01, 64.0))
-                .collect();
+            machine.sharing[Channel::Ssd.index()] = accepted_sharing(&disk.sharing.value);
             note(
                 "machine.latency.ssd",
                 &format!("this host's disk: {}", disk.latency.how),
@@ -194,12 +193,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     match measure::loopback_bandwidth(args.quick) {
         Ok(link) => {
             machine.bandwidth.loopback = link.bandwidth.value;
-            machine.sharing[Channel::Loopback.index()] = link
-                .sharing
-                .value
-                .iter()
-                .map(|x| x.clamp(0.01, 64.0))
-                .collect();
+            machine.sharing[Channel::Loopback.index()] = accepted_sharing(&link.sharing.value);
             note("machine.bandwidth.loopback", &link.bandwidth.how);
             note("machine.sharing.loopback", &link.sharing.how);
         }
