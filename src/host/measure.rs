@@ -575,6 +575,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sharing_is_each_rounds_ratio_to_one_alone_with_counts_interleaved() {
+        // A device that drifts: every call is 10 % slower than the one before, and k
+        // transfers get 1 + (k − 1) / 2 times one's bandwidth together. The ratio within a
+        // round cancels most of the drift that separate medians would keep.
+        let mut calls = Vec::new();
+        let mut speed = 100.0;
+        let (one, sharing) = shared_rates(3, 3, |k| {
+            calls.push(k);
+            speed *= 0.9;
+            Ok(speed * (1.0 + (k as f64 - 1.0) / 2.0))
+        })
+        .unwrap();
+        assert_eq!(calls, [1, 2, 3, 3, 2, 1, 1, 2, 3]);
+        // Rounds 1 and 3 (forward) put k one and two calls after the one alone: their
+        // ratios, the medians, are 1.5 × 0.9 and 2 × 0.81 (round 2 runs backward).
+        assert_eq!(sharing, [1.0, 1.35, 1.62]);
+        // One alone: 90, 53.1 and 47.8 in the three rounds.
+        assert!((one - 90.0 * 0.9f64.powi(5)).abs() < 1e-9, "{one}");
+    }
+
+    #[test]
     fn a_wakeups_spread_is_read_at_its_tenth_middle_and_ninetieth_percentiles() {
         let sorted: Vec<Duration> = (1..=101).map(Duration::from_micros).collect();
         assert_eq!(
