@@ -160,20 +160,23 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     match measure::disk(&disk_dir, args.quick) {
         Ok(disk) => {
+            // Where it was measured: validation programs write beside themselves, in the
+            // output directory, and should find the same disk there.
+            let on = format!("this host's disk (in {})", disk_dir.display());
             machine.latency.ssd = sim(disk.latency.value);
             machine.bandwidth.ssd = disk.bandwidth.value;
             machine.sharing[Channel::Ssd.index()] = accepted_sharing(&disk.sharing.value);
             note(
                 "machine.latency.ssd",
-                &format!("this host's disk: {}", disk.latency.how),
+                &format!("{on}: {}", disk.latency.how),
             );
             note(
                 "machine.bandwidth.ssd",
-                &format!("this host's disk: {}", disk.bandwidth.how),
+                &format!("{on}: {}", disk.bandwidth.how),
             );
             note(
                 "machine.sharing.ssd",
-                &format!("this host's disk: {}", disk.sharing.how),
+                &format!("{on}: {}", disk.sharing.how),
             );
         }
         Err(e) => {
