@@ -130,6 +130,18 @@ pub struct GilEvent {
     pub kind: GilEventKind,
 }
 
+/// How many transfers a disk or link holds from `time` on, for the Perfetto trace's counter
+/// tracks (kept only with a trace).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceLoad {
+    /// When it changed.
+    pub time: SimTime,
+    /// Which device.
+    pub channel: Channel,
+    /// Transfers in it from then on.
+    pub transfers: u32,
+}
+
 /// One task instance's life.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TaskRecord {
@@ -157,6 +169,9 @@ pub struct RunTrace {
     pub segments: Records<Segment>,
     /// GIL events in time order (empty without `--trace`); in a file past a million.
     pub gil_events: Records<GilEvent>,
+    /// Each change of a disk's or link's transfers in progress, in time order (empty
+    /// without `--trace`); in a file past a million.
+    pub device_load: Records<DeviceLoad>,
     /// One record per task instance, in submission order.
     pub tasks: Vec<TaskRecord>,
     /// Time per state over all lanes.
@@ -216,6 +231,22 @@ impl Record for Segment {
             state: State::ALL[b[4] as usize],
             start: SimTime(u64_at(5)),
             end: SimTime(u64_at(13)),
+        }
+    }
+}
+
+impl Record for DeviceLoad {
+    const SIZE: usize = 13;
+    fn encode(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.time.0.to_le_bytes());
+        out[8] = self.channel.index() as u8;
+        out[9..13].copy_from_slice(&self.transfers.to_le_bytes());
+    }
+    fn decode(b: &[u8]) -> Self {
+        DeviceLoad {
+            time: SimTime(u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))),
+            channel: Channel::ALL[b[8] as usize % Channel::ALL.len()],
+            transfers: u32::from_le_bytes(b[9..13].try_into().expect("4 bytes")),
         }
     }
 }

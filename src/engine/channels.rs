@@ -25,7 +25,7 @@ use std::collections::BinaryHeap;
 
 use crate::model::{Channel, Transfer};
 use crate::time::{SimDuration, SimTime};
-use crate::trace::ChannelUse;
+use crate::trace::{ChannelUse, DeviceLoad};
 
 use super::{Event, Item, Sim, ThreadId};
 
@@ -153,6 +153,7 @@ impl Sim<'_> {
         ch.flows
             .push(Reverse((finish.to_bits(), ch.arrivals, flow)));
         ch.most = ch.most.max(ch.flows.len() as u32);
+        self.record_load(xfer.channel);
         self.rearm_channel(xfer.channel);
     }
 
@@ -209,7 +210,20 @@ impl Sim<'_> {
                 }
             }
         }
+        self.record_load(channel);
         self.rearm_channel(channel);
+    }
+
+    /// Notes the channel's transfers in progress for the trace's counter track.
+    fn record_load(&mut self, channel: Channel) {
+        if self.limits.trace {
+            let transfers = self.channels[channel.index()].flows.len() as u32;
+            self.out.device_load.push(DeviceLoad {
+                time: self.now,
+                channel,
+                transfers,
+            });
+        }
     }
 
     /// The bytes are through: the tail, then the owner goes on.

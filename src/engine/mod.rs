@@ -563,6 +563,7 @@ impl<'a> Sim<'a> {
                 lanes: Vec::new(),
                 segments: Records::new(limits.trace_in_memory),
                 gil_events: Records::new(limits.trace_in_memory),
+                device_load: Records::new(limits.trace_in_memory),
                 tasks: Vec::new(),
                 totals: Default::default(),
                 gil_held: SimDuration::ZERO,
@@ -1301,6 +1302,7 @@ impl<'a> Sim<'a> {
         self.out.serial_time = self.world.serial_time(self.now);
         self.out.segments.seal();
         self.out.gil_events.seal();
+        self.out.device_load.seal();
         self.out
     }
 }

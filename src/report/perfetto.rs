@@ -4,7 +4,9 @@
 //! Each simulated process of each result row is a `pid` (named "experiment ×workers:
 //! main process" / "worker-2"), each thread a `tid`; every state segment is a complete
 //! event (`"ph": "X"`, microseconds), and GIL events are thread-scoped instant events
-//! (`"ph": "i"`): `GIL taken`, `GIL released`, `drop request`, `forced drop`.
+//! (`"ph": "i"`): `GIL taken`, `GIL released`, `drop request`, `forced drop`. A disk or
+//! link that transfers went through is a counter track of the main process (`"ph": "C"`):
+//! how many transfers share it at each moment.
 //! The file is written by hand (not through a JSON tree) so a trace of millions of
 //! segments does not need a second copy in memory.
 
@@ -119,6 +121,19 @@ pub fn write(results: &Results, w: &mut dyn std::io::Write) -> std::io::Result<(
                     micros(ev.time.0),
                     pid(ev.process),
                     ev.lane
+                ),
+            );
+        }
+        for load in run.trace.device_load.iter() {
+            flush_large(&mut out, w)?;
+            push(
+                &mut out,
+                format!(
+                    "{{\"name\":{},\"cat\":\"device\",\"ph\":\"C\",\"ts\":{},\"pid\":{},\"args\":{{\"transfers\":{}}}}}",
+                    escape(&format!("{} transfers", load.channel.describe())),
+                    micros(load.time.0),
+                    pid(0),
+                    load.transfers
                 ),
             );
         }

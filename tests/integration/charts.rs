@@ -102,6 +102,31 @@ fn trace_json_is_chrome_trace_format() {
 }
 
 #[test]
+fn trace_json_counts_the_transfers_sharing_a_link() {
+    let dir = tempdir();
+    gilsim(dir.path())
+        .args(["run", "shared-link", "-q", "--no-charts"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("output/shared-link/trace.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let counters: Vec<_> = doc["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "C")
+        .collect();
+    assert!(counters.iter().all(|e| e["name"] == "link `wan` transfers"));
+    let most = counters
+        .iter()
+        .map(|e| e["args"]["transfers"].as_u64().unwrap())
+        .max();
+    // Sixteen downloads at once on the 16-thread row and under asyncio; none at the end.
+    assert_eq!(most, Some(16));
+    assert_eq!(counters.last().unwrap()["args"]["transfers"], 0);
+}
+
+#[test]
 fn sweep_workers_writes_the_csv_and_curve_without_progress_bar_when_piped() {
     let dir = tempdir();
     let out = gilsim(dir.path())
