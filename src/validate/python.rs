@@ -284,6 +284,7 @@ def nogil(seconds):
 
 DISK_DIR = os.path.dirname(os.path.abspath(__file__))  # where `validate` writes: its output
 DISK_BUF = None
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
 def disk_buffer(nbytes):
@@ -310,10 +311,10 @@ def disk_write(nbytes, fsync):
         # One call, as the step is one blocking call: a loop of smaller writes would take
         # the GIL back between them, and wait for it behind the threads running Python.
         f.write(DISK_BUF[:nbytes])
-        os.fdatasync(f.fileno())
+        _fdatasync(f.fileno())
         if fsync:
             f.write(DISK_BUF[:4096])
-            os.fdatasync(f.fileno())
+            _fdatasync(f.fileno())
     os.unlink(path)
 
 
