@@ -119,6 +119,44 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             }
         }
     }
+    // One more row per disk or link the run's transfers went through: `io` while it holds
+    // a transfer, `idle` while it holds none (from the trace's device load).
+    let devices: Vec<_> = trace.channels.iter().map(|c| (c.channel, c.most)).collect();
+    for &(channel, _) in &devices {
+        let mut row = vec![[0f32; 10]; cols];
+        let mut add = |from: u64, to: u64, state: State| {
+            let (a, b) = (from as f64 / ns_per_col, to as f64 / ns_per_col);
+            let first = (a.floor() as usize).min(cols - 1);
+            let last = (b.ceil() as usize).clamp(first + 1, cols);
+            for (c, cell) in row.iter_mut().enumerate().take(last).skip(first) {
+                let (lo, hi) = (a.max(c as f64), b.min(c as f64 + 1.0));
+                if hi > lo {
+                    cell[state.index()] += (hi - lo) as f32;
+                }
+            }
+        };
+        let (mut at, mut busy) = (0u64, false);
+        for load in trace.device_load.iter().filter(|l| l.channel == channel) {
+            add(at, load.time.0, if busy { State::Io } else { State::Idle });
+            (at, busy) = (load.time.0, load.transfers > 0);
+        }
+        add(
+            at,
+            trace.makespan.0,
+            if busy { State::Io } else { State::Idle },
+        );
+        seen[State::Io.index()] = true;
+        seen[State::Idle.index()] = true;
+        acc.extend(row);
+    }
+    let labels: Vec<String> =
+        labels
+            .into_iter()
+            .chain(devices.iter().map(|(c, most)| {
+                format!("{} busy (≤ {most} at once)", c.describe().replace('`', ""))
+            }))
+            .collect();
+    let rows_n = labels.len();
     let rows: Vec<TimelineRow> = (0..rows_n)
         .map(|r| {
             let mut runs: Vec<(u32, u32, [u8; 10])> = Vec::new();
@@ -445,6 +483,31 @@ mod tests {
                 assert_eq!(run.2.iter().map(|&n| n as u32).sum::<u32>(), SHARES as u32);
             }
         }
+    }
+
+    #[test]
+    fn a_device_gets_a_row_busy_while_it_holds_a_transfer() {
+        use crate::engine::{simulate, Limits};
+        // One thread: 100 ms of GIL-free CPU, then 100 MB through a 1 GB/s disk (no
+        // latency): the disk row is idle for the first half, busy for the second.
+        let text = "name = \"d\"\n[machine]\npreset = \"laptop-4c8t\"\n\
+                    [machine.latency]\nssd = \"0ns\"\n[machine.bandwidth]\nssd = \"1GB/s\"\n\
+                    [tasks.t]\nsteps = [{ cpu = \"100ms\", gil = false }, { disk = \"100MB\" }]\n\
+                    [job]\ntasks = { t = 1 }\n[[experiment]]\nname = \"s\"\nstrategy = \"serial\"\n";
+        let s = crate::model::load("d.toml", text, None).unwrap();
+        let trace = simulate(&s, &s.experiments[0], 1, &Limits::default()).unwrap();
+        let base = trace.makespan - crate::time::SimTime::ZERO;
+        let summary = crate::metrics::summarize(&s, &s.experiments[0], 1, &trace, base);
+        let t = timeline(&summary, &trace, 100);
+        let row = t.rows.last().unwrap();
+        assert_eq!(row.label, "disk ssd busy (≤ 1 at once)");
+        let share_at = |col: u32, state: State| {
+            let run = row.runs.iter().find(|r| r.0 <= col && col < r.1).unwrap();
+            run.2[state.index()]
+        };
+        assert_eq!(share_at(25, State::Idle), SHARES);
+        assert_eq!(share_at(75, State::Io), SHARES);
+        assert!(t.states.contains(&State::Io) && t.states.contains(&State::Idle));
     }
 
     #[test]
