@@ -12,6 +12,7 @@
 //!   speedup against workers with the ideal line and a least-squares Amdahl fit.
 
 use crate::metrics::Summary;
+use crate::model::Channel;
 use crate::trace::{RunTrace, State};
 
 /// Most rows a timeline draws before grouping lanes.
@@ -120,7 +121,8 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
         }
     }
     // One more row per disk or link the run's transfers went through: `io` while it holds
-    // a transfer, `idle` while it holds none (from the trace's device load).
+    // a transfer, `idle` while it holds none (from the trace's device load), labelled with
+    // the most transfers it held at once.
     let devices: Vec<_> = trace.channels.iter().map(|c| (c.channel, c.most)).collect();
     for &(channel, _) in &devices {
         let mut row = vec![[0f32; 10]; cols];
@@ -149,13 +151,18 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
         seen[State::Idle.index()] = true;
         acc.extend(row);
     }
-    let labels: Vec<String> =
-        labels
-            .into_iter()
-            .chain(devices.iter().map(|(c, most)| {
-                format!("{} busy (≤ {most} at once)", c.describe().replace('`', ""))
-            }))
-            .collect();
+    let labels: Vec<String> = labels
+        .into_iter()
+        .chain(devices.iter().map(|(c, most)| {
+            // Short, for the label column: "wan link (≤ 4)", the most at once.
+            let kind = if matches!(c, Channel::Ssd | Channel::Hdd) {
+                "disk"
+            } else {
+                "link"
+            };
+            format!("{} {kind} (≤ {most})", c.key())
+        }))
+        .collect();
     let rows_n = labels.len();
     let rows: Vec<TimelineRow> = (0..rows_n)
         .map(|r| {
@@ -500,7 +507,7 @@ mod tests {
         let summary = crate::metrics::summarize(&s, &s.experiments[0], 1, &trace, base);
         let t = timeline(&summary, &trace, 100);
         let row = t.rows.last().unwrap();
-        assert_eq!(row.label, "disk ssd busy (≤ 1 at once)");
+        assert_eq!(row.label, "ssd disk (≤ 1)");
         let share_at = |col: u32, state: State| {
             let run = row.runs.iter().find(|r| r.0 <= col && col < r.1).unwrap();
             run.2[state.index()]
