@@ -67,47 +67,6 @@ pub enum MemLevel {
     Ram,
 }
 
-/// A network link a `net` step can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
-    /// The same host.
-    Loopback,
-    /// A local network.
-    Lan,
-    /// The internet.
-    Wan,
-}
-
-impl Link {
-    /// The channel its transfers share.
-    pub fn channel(self) -> Channel {
-        match self {
-            Link::Loopback => Channel::Loopback,
-            Link::Lan => Channel::Lan,
-            Link::Wan => Channel::Wan,
-        }
-    }
-}
-
-/// A disk a `disk` step can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    /// Solid-state disk.
-    Ssd,
-    /// Spinning disk.
-    Hdd,
-}
-
-impl Device {
-    /// The channel its transfers share.
-    pub fn channel(self) -> Channel {
-        match self {
-            Device::Ssd => Channel::Ssd,
-            Device::Hdd => Channel::Hdd,
-        }
-    }
-}
-
 /// The machine a scenario runs on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Machine {
@@ -201,15 +160,6 @@ impl Machine {
         }
     }
 
-    /// Round trip and bandwidth of a link.
-    pub fn link_costs(&self, link: Link) -> (SimDuration, f64) {
-        match link {
-            Link::Loopback => (self.latency.loopback, self.bandwidth.loopback),
-            Link::Lan => (self.latency.lan, self.bandwidth.lan),
-            Link::Wan => (self.latency.wan, self.bandwidth.wan),
-        }
-    }
-
     /// The bandwidth `n` transfers at once on `channel` get together, in bytes/s.
     pub fn shared_bandwidth(&self, channel: Channel, n: usize) -> f64 {
         let s = &self.sharing[channel.index()];
@@ -218,20 +168,23 @@ impl Machine {
 
     /// The bandwidth of one transfer alone on `channel`, in bytes/s.
     pub fn channel_bandwidth(&self, channel: Channel) -> f64 {
-        match channel {
-            Channel::Ssd => self.bandwidth.ssd,
-            Channel::Hdd => self.bandwidth.hdd,
-            Channel::Loopback => self.bandwidth.loopback,
-            Channel::Lan => self.bandwidth.lan,
-            Channel::Wan => self.bandwidth.wan,
-        }
+        self.channel_costs(channel).1
     }
 
-    /// Access latency and bandwidth of a disk.
-    pub fn disk_costs(&self, device: Device) -> (SimDuration, f64) {
-        match device {
-            Device::Ssd => (self.latency.ssd, self.bandwidth.ssd),
-            Device::Hdd => (self.latency.hdd, self.bandwidth.hdd),
+    /// A disk's access latency, a link's round trip.
+    pub fn channel_latency(&self, channel: Channel) -> SimDuration {
+        self.channel_costs(channel).0
+    }
+
+    /// Latency and one transfer's bandwidth of a disk or link.
+    fn channel_costs(&self, channel: Channel) -> (SimDuration, f64) {
+        let (l, b) = (&self.latency, &self.bandwidth);
+        match channel {
+            Channel::Ssd => (l.ssd, b.ssd),
+            Channel::Hdd => (l.hdd, b.hdd),
+            Channel::Loopback => (l.loopback, b.loopback),
+            Channel::Lan => (l.lan, b.lan),
+            Channel::Wan => (l.wan, b.wan),
         }
     }
 }

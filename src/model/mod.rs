@@ -799,7 +799,6 @@ fn append_step(
     depth: usize,
     out: &mut Program,
 ) -> Result<(), ScenarioError> {
-    use machine::{Device, Link};
     let s = spanned.get_ref();
     let pos = spanned.span().start;
     let kinds: Vec<&str> = [
@@ -908,9 +907,9 @@ fn append_step(
         "net" => {
             let n = s.net.as_ref().expect("kind");
             let link = match n.get_ref().as_str() {
-                "loopback" => Link::Loopback,
-                "lan" => Link::Lan,
-                "wan" => Link::Wan,
+                "loopback" => Channel::Loopback,
+                "lan" => Channel::Lan,
+                "wan" => Channel::Wan,
                 other => {
                     return Err(ctx.error(
                         n.span().start,
@@ -919,8 +918,9 @@ fn append_step(
                 }
             };
             let bytes = s.bytes.as_ref().map_or(Ok(0), |b| ctx.size(b))?;
-            let (rtt, _) = machine.link_costs(link);
-            transfer(out, rtt, bytes, SimDuration::ZERO, link.channel(), false);
+            // A link's latency is one round trip.
+            let rtt = machine.channel_latency(link);
+            transfer(out, rtt, bytes, SimDuration::ZERO, link, false);
         }
         "disk" => {
             let d = s.disk.as_ref().expect("kind");
@@ -938,8 +938,8 @@ fn append_step(
                 }
             }
             let device = match s.device.as_ref().map(|d| (d, d.get_ref().as_str())) {
-                None | Some((_, "ssd")) => Device::Ssd,
-                Some((_, "hdd")) => Device::Hdd,
+                None | Some((_, "ssd")) => Channel::Ssd,
+                Some((_, "hdd")) => Channel::Hdd,
                 Some((d, other)) => {
                     return Err(ctx.error(
                         d.span().start,
@@ -947,10 +947,10 @@ fn append_step(
                     ))
                 }
             };
-            let (latency, _) = machine.disk_costs(device);
+            let latency = machine.channel_latency(device);
             let fsync = s.fsync.as_ref().is_some_and(|f| *f.get_ref());
             let tail = if fsync { latency } else { SimDuration::ZERO };
-            transfer(out, latency, bytes, tail, device.channel(), write);
+            transfer(out, latency, bytes, tail, device, write);
         }
         "mem" => {
             let m = s.mem.as_ref().expect("kind");

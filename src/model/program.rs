@@ -122,15 +122,17 @@ impl Channel {
         }
     }
 
-    /// As a report names it, with the scenario's own word for it: "disk `ssd`".
-    pub fn describe(self) -> &'static str {
+    /// "disk" or "link".
+    pub fn kind(self) -> &'static str {
         match self {
-            Channel::Ssd => "disk `ssd`",
-            Channel::Hdd => "disk `hdd`",
-            Channel::Loopback => "link `loopback`",
-            Channel::Lan => "link `lan`",
-            Channel::Wan => "link `wan`",
+            Channel::Ssd | Channel::Hdd => "disk",
+            Channel::Loopback | Channel::Lan | Channel::Wan => "link",
         }
+    }
+
+    /// As a report names it, with the scenario's own word for it: "disk `ssd`".
+    pub fn describe(self) -> String {
+        format!("{} `{}`", self.kind(), self.key())
     }
 }
 

@@ -12,7 +12,6 @@
 //!   speedup against workers with the ideal line and a least-squares Amdahl fit.
 
 use crate::metrics::Summary;
-use crate::model::Channel;
 use crate::trace::{RunTrace, State};
 
 /// Most rows a timeline draws before grouping lanes.
@@ -155,12 +154,7 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
         .into_iter()
         .chain(devices.iter().map(|(c, most)| {
             // Short, for the label column: "wan link (≤ 4)", the most at once.
-            let kind = if matches!(c, Channel::Ssd | Channel::Hdd) {
-                "disk"
-            } else {
-                "link"
-            };
-            format!("{} {kind} (≤ {most})", c.key())
+            format!("{} {} (≤ {most})", c.key(), c.kind())
         }))
         .collect();
     let rows_n = labels.len();
