@@ -139,13 +139,11 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
     // The runtimes write to the host's disk for real but sleep any other transfer's time
     // alone on its disk or link: where the model has those sharing one, the measurement
     // cannot check that part.
-    let disk_is_real = |strategy: Strategy| {
-        strategy != Strategy::Asyncio
-            && all_programs(&scenario)
-                .flat_map(|p| &p.transfers)
-                .filter(|x| x.channel == Channel::Ssd)
-                .all(|x| x.write)
-    };
+    let only_disk_writes = all_programs(&scenario)
+        .flat_map(|p| &p.transfers)
+        .filter(|x| x.channel == Channel::Ssd)
+        .all(|x| x.write);
+    let disk_is_real = |strategy: Strategy| strategy != Strategy::Asyncio && only_disk_writes;
     let shared: Vec<String> = predicted
         .iter()
         .filter_map(|r| {

@@ -105,19 +105,9 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
     let mut seen = [false; 10];
     for seg in trace.segments.iter() {
         let row = row_of[seg.lane as usize];
-        let s = seg.state.index();
-        seen[s] = true;
-        let a = seg.start.0 as f64 / ns_per_col;
-        let b = seg.end.0 as f64 / ns_per_col;
-        let first = (a.floor() as usize).min(cols - 1);
-        let last = (b.ceil() as usize).clamp(first + 1, cols);
-        for c in first..last {
-            let lo = a.max(c as f64);
-            let hi = b.min(c as f64 + 1.0);
-            if hi > lo {
-                acc[row * cols + c][s] += (hi - lo) as f32;
-            }
-        }
+        seen[seg.state.index()] = true;
+        let cells = &mut acc[row * cols..(row + 1) * cols];
+        spread(cells, ns_per_col, seg.start.0, seg.end.0, seg.state);
     }
     // One more row per disk or link the run's transfers went through: `io` while it holds
     // a transfer, `idle` while it holds none (from the trace's device load), labelled with
@@ -125,17 +115,7 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
     let devices: Vec<_> = trace.channels.iter().map(|c| (c.channel, c.most)).collect();
     for &(channel, _) in &devices {
         let mut row = vec![[0f32; 10]; cols];
-        let mut add = |from: u64, to: u64, state: State| {
-            let (a, b) = (from as f64 / ns_per_col, to as f64 / ns_per_col);
-            let first = (a.floor() as usize).min(cols - 1);
-            let last = (b.ceil() as usize).clamp(first + 1, cols);
-            for (c, cell) in row.iter_mut().enumerate().take(last).skip(first) {
-                let (lo, hi) = (a.max(c as f64), b.min(c as f64 + 1.0));
-                if hi > lo {
-                    cell[state.index()] += (hi - lo) as f32;
-                }
-            }
-        };
+        let mut add = |from, to, state| spread(&mut row, ns_per_col, from, to, state);
         let (mut at, mut busy) = (0u64, false);
         for load in trace.device_load.iter().filter(|l| l.channel == channel) {
             add(at, load.time.0, if busy { State::Io } else { State::Idle });
@@ -204,6 +184,21 @@ pub fn timeline(summary: &Summary, trace: &RunTrace, columns: u32) -> Timeline {
             .copied()
             .filter(|s| seen[s.index()])
             .collect(),
+    }
+}
+
+/// Adds the time from `from` to `to` (ns) in `state` to the pixel columns of one row,
+/// `ns_per_col` each, a column's share of it where it starts or ends inside one.
+fn spread(cells: &mut [[f32; 10]], ns_per_col: f64, from: u64, to: u64, state: State) {
+    let (a, b) = (from as f64 / ns_per_col, to as f64 / ns_per_col);
+    let cols = cells.len();
+    let first = (a.floor() as usize).min(cols - 1);
+    let last = (b.ceil() as usize).clamp(first + 1, cols);
+    for (c, cell) in cells.iter_mut().enumerate().take(last).skip(first) {
+        let (lo, hi) = (a.max(c as f64), b.min(c as f64 + 1.0));
+        if hi > lo {
+            cell[state.index()] += (hi - lo) as f32;
+        }
     }
 }
 
