@@ -478,6 +478,29 @@ pub fn loopback_bandwidth(quick: bool) -> std::io::Result<LinkRates> {
     })
 }
 
+/// Writes `bytes` to a new file at `path` and fdatasyncs it; with `tail`, 4 KiB more and a
+/// second fdatasync (a `disk` step's `fsync = true`). The one writer of both `calibrate`'s
+/// bandwidth rounds and the native validation runtime's disk writes, so that what is
+/// predicted from the first is measured with the same calls (the Python runtime does the
+/// same: one write, then `os.fdatasync`). The caller removes the file.
+pub fn write_synced(path: &std::path::Path, bytes: u64, tail: bool) -> std::io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    static BUF: [u8; CHUNK] = [1; CHUNK];
+    let mut f = std::fs::File::create(path)?;
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(CHUNK as u64) as usize;
+        f.write_all(&BUF[..n])?;
+        left -= n as u64;
+    }
+    f.sync_data()?;
+    if tail {
+        f.write_all(&BUF[..4096])?;
+        f.sync_data()?;
+    }
+    Ok(())
+}
+
 /// Most concurrent writers the disk's sharing is measured with.
 pub const DISK_WRITERS: usize = 4;
 
@@ -513,18 +536,13 @@ pub fn disk(dir: &std::path::Path, quick: bool) -> std::io::Result<Disk> {
         times.sort();
         let size = if quick { 8 << 20 } else { 16 << 20 };
         let rounds = if quick { 2 } else { 3 };
-        let big = vec![1u8; size];
         let write_all = |k: usize| -> std::io::Result<f64> {
             let t = Instant::now();
             std::thread::scope(|s| {
                 let writers: Vec<_> = (0..k)
                     .map(|i| {
-                        let (big, file) = (&big, path(i + 1));
-                        s.spawn(move || -> std::io::Result<()> {
-                            let mut f = std::fs::File::create(file)?;
-                            f.write_all(big)?;
-                            f.sync_data()
-                        })
+                        let file = path(i + 1);
+                        s.spawn(move || write_synced(&file, size as u64, false))
                     })
                     .collect();
                 writers

@@ -41,6 +41,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::affinity;
+use crate::host::measure;
 use serde::Deserialize;
 
 /// The file the parent writes for its runs: the switch interval and every experiment.
@@ -376,32 +377,16 @@ fn disk_dir() -> std::path::PathBuf {
 }
 
 /// A real write of `bytes` to a file of this thread's own, then fdatasync — a 4 KiB write +
-/// fdatasync is what `calibrate` times as the disk's latency, a large one its bandwidth —
-/// and with `fsync` 4 KiB more and a second fdatasync. The file is removed.
+/// fdatasync is what `calibrate` times as the disk's latency, a large one its bandwidth, by
+/// the same writer ([`measure::write_synced`]) — and with `fsync` 4 KiB more and a second
+/// fdatasync. The file is removed.
 fn disk_write(bytes: u64, fsync: bool) -> io::Result<()> {
-    use std::io::Write as _;
-    const CHUNK: usize = 1 << 20;
-    static BUF: [u8; CHUNK] = [1; CHUNK];
     let path = disk_dir().join(format!(
         ".gilsim-write-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&path)?;
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(CHUNK as u64) as usize;
-            f.write_all(&BUF[..n])?;
-            left -= n as u64;
-        }
-        f.sync_data()?;
-        if fsync {
-            f.write_all(&BUF[..4096])?;
-            f.sync_data()?;
-        }
-        Ok(())
-    })();
+    let result = measure::write_synced(&path, bytes, fsync);
     let _ = std::fs::remove_file(&path);
     result
 }
