@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use crate::engine::Limits;
 use crate::error::Error;
 use crate::model::{self, Channel, Strategy};
-use crate::report::{self, chart, png};
+use crate::report::{self, chart, png, RunResult};
 use crate::time::SimDuration;
 use crate::validate::{self, WAKEUP_NUDGE};
 
@@ -139,7 +139,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         super::run::simulate_all(&scenario, &limits, super::run::default_jobs(), |_, _| {})?;
     // As the runtimes run it, which is what the measurements are compared with: they sleep
     // emulated transfers alone (`as_run`).
-    let as_run = makespans_as_run(&scenario, &limits)?;
+    let as_run = makespans_as_run(&scenario, &limits, &predicted)?;
     let rows: Vec<(String, u32, f64)> = predicted
         .iter()
         .zip(&as_run)
@@ -364,7 +364,12 @@ fn wakeup_ranges(
         let scale = |d: SimDuration| SimDuration((d.0 as f64 * factor).round() as u64);
         nudged.machine.wakeup = scale(nudged.machine.wakeup);
         nudged.machine.wakeup_cpu = scale(nudged.machine.wakeup_cpu).min(nudged.machine.wakeup);
-        for (range, t) in ranges.iter_mut().zip(makespans_as_run(&nudged, limits)?) {
+        let model =
+            super::run::simulate_all(&nudged, limits, super::run::default_jobs(), |_, _| {})?;
+        for (range, t) in ranges
+            .iter_mut()
+            .zip(makespans_as_run(&nudged, limits, &model)?)
+        {
             *range = (range.0.min(t), range.1.max(t));
         }
     }
@@ -391,8 +396,16 @@ fn emulated(scenario: &model::Scenario, strategy: Strategy) -> [bool; Channel::A
 
 /// The scenario as the runtimes run an experiment of `strategy`: every device whose
 /// transfers they emulate serves each transfer at its full bandwidth, however many there are
-/// at once (sharing `[1, 2, 3, …]`), so that a sleep alone is what is predicted.
-fn as_run(scenario: &model::Scenario, strategy: Strategy) -> model::Scenario {
+/// at once (sharing `[1, 2, 3, …]`), so that a sleep alone is what is predicted. `None` when
+/// no transfer of the scenario is emulated: the scenario itself is what they run.
+fn as_run(scenario: &model::Scenario, strategy: Strategy) -> Option<model::Scenario> {
+    let emulated = emulated(scenario, strategy);
+    if !all_programs(scenario)
+        .flat_map(|p| &p.transfers)
+        .any(|x| emulated[x.channel.index()])
+    {
+        return None;
+    }
     // No more transfers are ever in progress at once than tasks, plus the main thread's.
     let most = scenario
         .experiments
@@ -403,41 +416,39 @@ fn as_run(scenario: &model::Scenario, strategy: Strategy) -> model::Scenario {
         .saturating_add(1)
         .min(1 << 16);
     let mut run = scenario.clone();
-    for (c, emulated) in Channel::ALL.iter().zip(emulated(scenario, strategy)) {
+    for (c, emulated) in Channel::ALL.iter().zip(emulated) {
         if emulated {
             run.machine.sharing[c.index()] = (1..=most).map(|n| n as f64).collect();
         }
     }
-    run
+    Some(run)
 }
 
-/// Each row's predicted makespan in seconds, in [`super::run::simulate_all`]'s order, with
-/// every experiment simulated as the runtimes run it ([`as_run`]: the asyncio ones on a
-/// scenario of their own when it differs).
-fn makespans_as_run(scenario: &model::Scenario, limits: &Limits) -> Result<Vec<f64>, Error> {
-    let jobs = super::run::default_jobs();
-    let makespans = |s: &model::Scenario| -> Result<Vec<f64>, Error> {
-        Ok(super::run::simulate_all(s, limits, jobs, |_, _| {})?
-            .iter()
-            .map(|r| r.summary.makespan.as_secs_f64())
-            .collect())
-    };
-    let threads = as_run(scenario, Strategy::Threads);
-    let asyncio = as_run(scenario, Strategy::Asyncio);
-    let mut times = makespans(&threads)?;
-    if asyncio.machine.sharing != threads.machine.sharing
-        && scenario
-            .experiments
-            .iter()
-            .any(|e| e.strategy == Strategy::Asyncio)
-    {
-        let rows = scenario
-            .experiments
-            .iter()
-            .flat_map(|e| e.workers.iter().map(move |_| e.strategy));
-        for ((t, strategy), a) in times.iter_mut().zip(rows).zip(makespans(&asyncio)?) {
-            if strategy == Strategy::Asyncio {
-                *t = a;
+/// Each row's predicted makespan in seconds as the runtimes run it ([`as_run`]), given
+/// `model`, the scenario's own results ([`super::run::simulate_all`]): those rows whose
+/// experiments' transfers the runtimes emulate are simulated again, the asyncio ones and the
+/// others each on their own scenario; the rest keep the model's makespan.
+fn makespans_as_run(
+    scenario: &model::Scenario,
+    limits: &Limits,
+    model: &[RunResult],
+) -> Result<Vec<f64>, Error> {
+    let seconds = |r: &RunResult| r.summary.makespan.as_secs_f64();
+    let asyncio = |r: &RunResult| scenario.experiments[r.experiment].strategy == Strategy::Asyncio;
+    let mut times: Vec<f64> = model.iter().map(seconds).collect();
+    for strategy in [Strategy::Threads, Strategy::Asyncio] {
+        let ours = |r: &RunResult| asyncio(r) == (strategy == Strategy::Asyncio);
+        if !model.iter().any(ours) {
+            continue;
+        }
+        let Some(run) = as_run(scenario, strategy) else {
+            continue;
+        };
+        let results =
+            super::run::simulate_all(&run, limits, super::run::default_jobs(), |_, _| {})?;
+        for (t, r) in times.iter_mut().zip(&results) {
+            if ours(r) {
+                *t = seconds(r);
             }
         }
     }
@@ -586,10 +597,16 @@ mod tests {
             .collect()
     }
 
+    fn as_run_of(toml: &str) -> Vec<f64> {
+        let scenario = model::load("t.toml", toml, None).unwrap();
+        let limits = Limits::default();
+        let model = super::super::run::simulate_all(&scenario, &limits, 1, |_, _| {}).unwrap();
+        makespans_as_run(&scenario, &limits, &model).unwrap()
+    }
+
     #[test]
     fn measurements_are_compared_with_emulated_transfers_each_alone_on_their_device() {
-        let scenario = model::load("t.toml", TRANSFERS, None).unwrap();
-        let as_run = makespans_as_run(&scenario, &Limits::default()).unwrap();
+        let as_run = as_run_of(TRANSFERS);
         // Written out: the threads' disk writes are real and share the disk as in the
         // model; their downloads and every transfer of the coroutines are sleeps alone.
         let with = |sharing: &str| {
@@ -605,9 +622,7 @@ mod tests {
         assert!(shared[1] > as_run[1] * 1.05, "{shared:?} {as_run:?}");
         // Without emulated transfers at once, nothing changes.
         let alone = TRANSFERS.replace("fetch = 2", "fetch = 1");
-        let scenario = model::load("t.toml", &alone, None).unwrap();
-        let as_run = makespans_as_run(&scenario, &Limits::default()).unwrap();
-        assert_eq!(as_run[0], makespans(&alone)[0]);
+        assert_eq!(as_run_of(&alone)[0], makespans(&alone)[0]);
     }
 
     #[test]

@@ -481,8 +481,9 @@ pub fn loopback_bandwidth(quick: bool) -> std::io::Result<LinkRates> {
 /// Writes `bytes` to a new file at `path` and fdatasyncs it; with `tail`, 4 KiB more and a
 /// second fdatasync (a `disk` step's `fsync = true`). The one writer of both `calibrate`'s
 /// bandwidth rounds and the native validation runtime's disk writes, so that what is
-/// predicted from the first is measured with the same calls (the Python runtime does the
-/// same: one write, then `os.fdatasync`). The caller removes the file.
+/// predicted from the first is measured with the same calls (the Python runtime's writer
+/// makes the same two in Python: one `write()` of the bytes, then `os.fdatasync`). The caller
+/// removes the file.
 pub fn write_synced(path: &std::path::Path, bytes: u64, tail: bool) -> std::io::Result<()> {
     const CHUNK: usize = 1 << 20;
     static BUF: [u8; CHUNK] = [1; CHUNK];
