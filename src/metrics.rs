@@ -356,6 +356,16 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_whose_task_handler_waits_for_busy_workers_is_limited_by_its_workers() {
+        // Arguments larger than the pipe: Pool's task handler blocks on each write until a
+        // worker is free to read it, most of the run. That wait is not overhead.
+        let w = why(&format!(
+            "{CPU}payload = \"500KB\"\n[[experiment]]\nname = \"p\"\nstrategy = \"processes\"\nworkers = 2\n"
+        ));
+        assert!(w[0].starts_with("workers: 2 at a time"), "{w:?}");
+    }
+
+    #[test]
     fn rule_event_loop_blocked() {
         let w = why(&format!(
             "{CPU}[[experiment]]\nname = \"a\"\nstrategy = \"asyncio\"\n"

@@ -230,8 +230,14 @@ enum Action {
         after: SimDuration,
     },
     /// Send `bytes` through the pipe of queue `q` (a `multiprocessing` connection), see
-    /// [`PIPE_CAPACITY`].
-    Send { q: QueueId, item: Item, bytes: u64 },
+    /// [`PIPE_CAPACITY`]. `blocked`: the lane's state while the write waits on a full pipe
+    /// for a reader (see [`Sim::send`]).
+    Send {
+        q: QueueId,
+        item: Item,
+        bytes: u64,
+        blocked: State,
+    },
     /// Acquire a `threading.Lock` (blocking): taken at once if free, keeping the GIL;
     /// otherwise the thread releases the GIL and blocks until it gets the lock.
     Acquire(LockId),
@@ -289,6 +295,7 @@ enum Op {
         q: QueueId,
         item: Item,
         bytes: u64,
+        blocked: State,
     },
 }
 
@@ -887,8 +894,13 @@ impl<'a> Sim<'a> {
                     self.start_transfer(q);
                     return;
                 }
-                Op::Send { q, item, bytes } => {
-                    if !self.send(t, q, item, bytes) {
+                Op::Send {
+                    q,
+                    item,
+                    bytes,
+                    blocked,
+                } => {
+                    if !self.send(t, q, item, bytes, blocked) {
                         return;
                     }
                 }
@@ -925,8 +937,13 @@ impl<'a> Sim<'a> {
     /// Starts a send of `bytes` into queue `q`'s pipe. Returns `true` when the thread goes on
     /// (to its copy), `false` when it blocked. Out of line: `resume` is on every thread's
     /// every action, and inlined this made the peer workload's count 3 % higher.
+    ///
+    /// A write that blocks on a full pipe shows as `blocked`, the sender's choice: whether
+    /// waiting for a reader is a cost of the pipe (`ipc`: a worker held up by the parent's
+    /// one result handler) or waiting for others' work (`idle`: Pool's task handler while
+    /// every worker computes) — only the first counts as overhead in the summary.
     #[inline(never)]
-    fn send(&mut self, t: ThreadId, q: QueueId, item: Item, bytes: u64) -> bool {
+    fn send(&mut self, t: ThreadId, q: QueueId, item: Item, bytes: u64, blocked: State) -> bool {
         if bytes <= PIPE_CAPACITY {
             // Into the pipe's buffer: the writer's copy, then the reader finds it.
             let time = self.pipe_copy_time(bytes);
@@ -945,8 +962,8 @@ impl<'a> Sim<'a> {
             self.start_transfer(q);
             return true;
         }
-        // write() releases the GIL and blocks on the full pipe.
-        if self.block(t, Block::Send(q), State::Ipc) {
+        // write() releases the GIL and blocks on the full pipe, shown as `blocked`.
+        if self.block(t, Block::Send(q), blocked) {
             self.queues[q as usize].senders.push_back(t);
             self.start_transfer(q);
         }
@@ -980,7 +997,19 @@ impl<'a> Sim<'a> {
             Action::AwaitTransfer { xfer, coro } => self.await_transfer(xfer, coro),
             Action::Get { q, wake, state } => th.op = Op::Get { q, wake, state },
             Action::Acquire(lock) => th.op = Op::Acquire(lock),
-            Action::Send { q, item, bytes } => th.op = Op::Send { q, item, bytes },
+            Action::Send {
+                q,
+                item,
+                bytes,
+                blocked,
+            } => {
+                th.op = Op::Send {
+                    q,
+                    item,
+                    bytes,
+                    blocked,
+                }
+            }
             Action::Release(lock) => self.release_lock(t, lock),
             Action::Put { q, item } => self.put(q, item),
             Action::Deliver { q, item, after } => {

@@ -995,6 +995,9 @@ impl Sim<'_> {
                             q: self.world.in_q,
                             item: Item::Chunk(h.chunk - 1),
                             bytes,
+                            // Blocked on a full pipe, the handler waits for a worker to be
+                            // free: the workers are the limit, not the pipe.
+                            blocked: State::Idle,
                         };
                     }
                 }
@@ -1153,6 +1156,9 @@ impl Sim<'_> {
                             q: self.world.out_q,
                             item: Item::Chunk(c),
                             bytes: job.result.saturating_mul(len as u64),
+                            // Blocked on a full pipe, the worker waits for the parent's one
+                            // result handler: time the worker loses to the pipe.
+                            blocked: State::Ipc,
                         };
                     }
                 }

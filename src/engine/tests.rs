@@ -386,11 +386,12 @@ fn a_message_larger_than_the_pipe_waits_for_a_reader() {
     s.python.ipc = 100e6;
     let t = run(&s, 0, 2);
     assert!((ms(t.makespan) - 260.0).abs() < 0.5, "{}", ms(t.makespan));
-    // Both ends are in `ipc` during each transfer: the readers 4 × 20 ms; the writer from
-    // its first send to the last message through (0–160 ms), 80 of them waiting for a
-    // reader. Buffered, only the writer's 4 × 20 ms.
+    // Both ends are in `ipc` during each transfer: the readers 4 × 20 ms, the writer
+    // 4 × 20 ms. Between its first send and the last message through (0–160 ms) the writer
+    // (Pool's task handler) also waits 80 ms for a free reader: `idle`, not `ipc` — the
+    // workers' computing holds it up, not the pipe. Buffered, only the writer's 4 × 20 ms.
     let ipc = |t: &RunTrace| t.totals[State::Ipc.index()].as_nanos() as f64 / 1e6;
-    assert!((ipc(&t) - 240.0).abs() < 0.5, "{}", ipc(&t));
+    assert!((ipc(&t) - 160.0).abs() < 0.5, "{}", ipc(&t));
     assert!((ipc(&buffered) - 80.0).abs() < 0.5, "{}", ipc(&buffered));
 }
 
