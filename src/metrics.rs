@@ -18,7 +18,10 @@
 //! 4. **event loop blocked** (asyncio) — CPU on the loop thread ≥ 50 % of `M`, or the
 //!    coroutines did not overlap (their summed lifetimes ≤ 1.1 × `M`): blocking calls.
 //! 5. **GIL** — threads waited for the GIL ≥ 25 % of `M` in lane-time and the GIL was held
-//!    ≥ 75 % of `M`: one thread runs Python at a time.
+//!    ≥ 75 % of `M`: one thread runs Python at a time. Or, for threads, the GIL held ≥ 50 %
+//!    of `M` and the workers waited for it ≥ 25 % of their time (`workers × M`): a run with a
+//!    GIL-free part (calls that release it, before or after the Python) is still held back
+//!    by the GIL in the rest.
 //! 6. **cores** — on-core time ≥ 75 % of `H × M`, or threads queued for a core ≥ 25 % of `M`.
 //! 7. **bandwidth** — a disk or link had transfers in it ≥ 50 % of `M`, at times two or
 //!    more sharing it: more workers would only share it more thinly.
@@ -234,7 +237,12 @@ fn bottleneck(
         }
     }
     let gil_wait = secs(s.gil_wait);
-    if scenario.python.gil && gil_wait >= 0.25 * m && secs(s.gil_held) >= 0.75 * m {
+    let held = secs(s.gil_held);
+    let saturated = gil_wait >= 0.25 * m && held >= 0.75 * m;
+    let contended = experiment.strategy == Strategy::Threads
+        && held >= 0.5 * m
+        && gil_wait >= 0.25 * f64::from(workers) * m;
+    if scenario.python.gil && (saturated || contended) {
         return format!(
             "GIL: one thread runs Python at a time (held {:.0}% of the run; threads waited {})",
             100.0 * secs(s.gil_held) / m,
@@ -378,6 +386,17 @@ mod tests {
         let w = why(&format!(
             "{CPU}[[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = 8\n"
         ));
+        assert!(w[0].starts_with("GIL: "), "{w:?}");
+    }
+
+    #[test]
+    fn rule_gil_after_a_gil_free_part() {
+        // Two threads: 8 calls that release the GIL, then 8 of Python. The first half runs
+        // two at a time, the second one at a time: the GIL (held ~60 % of the run), not the
+        // two workers, is what keeps it from 2×.
+        let w = why("[tasks.hash]\nsteps = [{ cpu = \"200ms\", gil = false }]\n\
+             [tasks.py]\nsteps = [{ cpu = \"150ms\" }]\n[job]\ntasks = { hash = 8, py = 8 }\n\
+             [[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = 2\n");
         assert!(w[0].starts_with("GIL: "), "{w:?}");
     }
 
