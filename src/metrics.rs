@@ -245,7 +245,7 @@ fn bottleneck(
     if scenario.python.gil && (saturated || contended) {
         return format!(
             "GIL: one thread runs Python at a time (held {:.0}% of the run; threads waited {})",
-            100.0 * secs(s.gil_held) / m,
+            100.0 * held / m,
             fmt(gil_wait)
         );
     }
