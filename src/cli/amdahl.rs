@@ -260,9 +260,9 @@ pub(super) fn run(args: &AmdahlArgs) -> Result<(), Error> {
     if !args.no_charts {
         let dense: Vec<f64> = {
             let max = *cores.iter().max().expect("non-empty") as f64;
-            (0..=200)
-                .map(|i| 1.0 + (max - 1.0) * i as f64 / 200.0)
-                .collect()
+            // From one core, where every law starts at speedup 1, evenly along the chart's
+            // axis (which spans these points: log-spaced on a log axis).
+            chart::CountAxis::new(1.0, max).samples(1.0, max, 64)
         };
         let mut series = Vec::new();
         for (i, &s) in args.serial.iter().enumerate() {
@@ -312,7 +312,7 @@ pub(super) fn run(args: &AmdahlArgs) -> Result<(), Error> {
         }
         let spec = chart::Curves {
             title: "Speedup with n cores: Amdahl's law and friends".into(),
-            x_desc: "cores (n)".into(),
+            x_desc: "cores n".into(),
             y_desc: "speedup (×)".into(),
             series,
         };

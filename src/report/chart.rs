@@ -260,8 +260,103 @@ pub struct Curve {
     pub name: String,
     /// (workers, speedup) points.
     pub points: Vec<(f64, f64)>,
-    /// Least-squares Amdahl serial fraction.
+    /// The curve's speedup on one worker, or 1 when it has no one-worker row. Amdahl's law
+    /// compares a program with itself on one worker; the points compare it with the
+    /// baseline, which may run other work (the convoy's echo loop alone against echo and
+    /// spin together), so the fitted curve is `scale × amdahl(s, n)`.
+    pub scale: f64,
+    /// Least-squares Amdahl serial fraction of the points divided by `scale`.
     pub serial_fraction: f64,
+}
+
+/// The x axis of a count (workers, cores): whole-number ticks, on a base-2 log scale when the
+/// counts span 16× or more — 1, 2, 4 … 64 on a linear axis would crowd the first four into
+/// a tenth of the width, where the curves bend. Positions are what the chart plots: `n`, or
+/// `log2 n`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountAxis {
+    /// Plot `log2 n` rather than `n`.
+    pub log2: bool,
+    /// The smallest count shown.
+    pub min: f64,
+    /// The largest count shown.
+    pub max: f64,
+}
+
+impl CountAxis {
+    /// The axis for counts from `min` to `max` (both at least 1).
+    pub fn new(min: f64, max: f64) -> CountAxis {
+        let min = if min.is_finite() { min.max(1.0) } else { 1.0 };
+        let max = max.max(min);
+        CountAxis {
+            log2: max >= 16.0 * min,
+            min,
+            max,
+        }
+    }
+
+    /// Where count `n` is plotted.
+    pub fn pos(&self, n: f64) -> f64 {
+        if self.log2 {
+            n.log2()
+        } else {
+            n
+        }
+    }
+
+    /// The plotted range, with a margin either side of the counts.
+    pub fn range(&self) -> std::ops::Range<f64> {
+        if self.log2 {
+            self.min.log2() - 0.2..self.max.log2() + 0.2
+        } else {
+            0.0..self.max * 1.05
+        }
+    }
+
+    /// The tick positions: the powers of two on a log axis; on a linear one, multiples of
+    /// 1, 2 or 5 × 10^k, at most about ten.
+    pub fn ticks(&self) -> Vec<f64> {
+        if self.log2 {
+            let (lo, hi) = (
+                self.min.log2().ceil() as i32,
+                self.max.log2().floor() as i32,
+            );
+            return (lo..=hi).map(f64::from).collect();
+        }
+        let mut step = 1.0;
+        'search: for decade in [1.0, 10.0, 100.0, 1e3, 1e4, 1e5] {
+            for m in [1.0, 2.0, 5.0] {
+                step = m * decade;
+                if self.max / step <= 10.0 {
+                    break 'search;
+                }
+            }
+        }
+        (0..=(self.max / step).floor() as u32)
+            .map(|i| f64::from(i) * step)
+            .collect()
+    }
+
+    /// The label of a tick at position `p`: the count it stands for, as a whole number.
+    pub fn label(&self, p: f64) -> String {
+        let n = if self.log2 { p.exp2() } else { p };
+        format!("{}", n.round())
+    }
+
+    /// `k + 1` counts from `from` to `to`, evenly spaced along the axis (for drawing curves).
+    pub fn samples(&self, from: f64, to: f64, k: u32) -> Vec<f64> {
+        let (a, b) = (self.pos(from), self.pos(to));
+        (0..=k)
+            .map(|i| {
+                let p = a + (b - a) * f64::from(i) / f64::from(k);
+                if self.log2 {
+                    p.exp2()
+                } else {
+                    p
+                }
+            })
+            .collect()
+    }
 }
 
 /// Amdahl's law: the speedup on `n` workers with serial fraction `s`.
@@ -298,6 +393,15 @@ pub fn fit_amdahl(points: &[(f64, f64)]) -> f64 {
         .expect("candidates")
 }
 
+/// A [`Curve`]'s `(scale, serial_fraction)`: the points' speedup on one worker (1 without a
+/// one-worker point), and the Amdahl fit of the points relative to it.
+pub fn fit_scaled_amdahl(points: &[(f64, f64)]) -> (f64, f64) {
+    let one = points.iter().find(|p| p.0 == 1.0).map(|p| p.1);
+    let scale = one.filter(|&v| v > 0.0).unwrap_or(1.0);
+    let relative: Vec<(f64, f64)> = points.iter().map(|&(n, v)| (n, v / scale)).collect();
+    (scale, fit_amdahl(&relative))
+}
+
 /// Builds the speedup chart from the summary rows (in report order).
 pub fn speedup(scenario_name: &str, baseline: &str, rows: &[&Summary]) -> Speedup {
     let bars = rows
@@ -326,12 +430,13 @@ pub fn speedup(scenario_name: &str, baseline: &str, rows: &[&Summary]) -> Speedu
             None => curves.push(Curve {
                 name: s.experiment.clone(),
                 points: vec![(s.workers as f64, s.speedup)],
+                scale: 1.0,
                 serial_fraction: 0.0,
             }),
         }
     }
     for c in &mut curves {
-        c.serial_fraction = fit_amdahl(&c.points);
+        (c.scale, c.serial_fraction) = fit_scaled_amdahl(&c.points);
     }
     Speedup {
         title: format!("{scenario_name} — predicted time and speedup vs \"{baseline}\""),
@@ -528,5 +633,52 @@ mod tests {
         assert!(fit_amdahl(&ideal) < 1e-4);
         assert_eq!(amdahl(0.0, 8.0), 8.0);
         assert_eq!(amdahl(1.0, 8.0), 1.0);
+    }
+
+    #[test]
+    fn a_sweep_against_a_baseline_of_other_work_is_fitted_against_its_own_one_worker_run() {
+        // The convoy: the baseline (the echo loop alone) is 44× faster than echo and spin
+        // together on one worker; the points scale as Amdahl with s = 0.5 from there.
+        let points: Vec<(f64, f64)> = [1.0, 2.0, 4.0, 8.0]
+            .iter()
+            .map(|&n| (n, amdahl(0.5, n) / 44.0))
+            .collect();
+        let (scale, s) = fit_scaled_amdahl(&points);
+        assert!((scale - 1.0 / 44.0).abs() < 1e-12);
+        assert!((s - 0.5).abs() < 1e-4, "{s}");
+        // Fitted against the baseline instead, every point is below 1: serial 100 %.
+        assert_eq!(fit_amdahl(&points), 1.0);
+        // No one-worker point: the baseline is the reference.
+        let from_two: Vec<(f64, f64)> = [2.0, 4.0].iter().map(|&n| (n, amdahl(0.2, n))).collect();
+        let (scale, s) = fit_scaled_amdahl(&from_two);
+        assert_eq!(scale, 1.0);
+        assert!((s - 0.2).abs() < 1e-4, "{s}");
+    }
+
+    #[test]
+    fn a_count_axis_goes_log_at_a_span_of_sixteen_and_ticks_whole_numbers() {
+        let wide = CountAxis::new(1.0, 64.0);
+        assert!(wide.log2);
+        let labels: Vec<String> = wide.ticks().iter().map(|&p| wide.label(p)).collect();
+        assert_eq!(labels, ["1", "2", "4", "8", "16", "32", "64"]);
+        let samples = wide.samples(1.0, 64.0, 6);
+        assert!((samples[3] - 8.0).abs() < 1e-9, "{samples:?}");
+
+        let narrow = CountAxis::new(1.0, 8.0);
+        assert!(!narrow.log2);
+        assert_eq!(
+            narrow.ticks(),
+            [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+        );
+        assert_eq!(narrow.samples(1.0, 8.0, 2), [1.0, 4.5, 8.0]);
+        // Starting at 2, 24 is 12×: linear, ticks every 5 to stay about ten.
+        let twelve = CountAxis::new(2.0, 24.0);
+        assert!(!twelve.log2);
+        assert_eq!(twelve.ticks(), [0.0, 5.0, 10.0, 15.0, 20.0]);
+        assert_eq!(twelve.label(15.0), "15");
+        // Log ticks are the powers of two inside the counts.
+        let odd = CountAxis::new(3.0, 100.0);
+        assert_eq!(odd.ticks(), [2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(odd.label(2.0), "4");
     }
 }

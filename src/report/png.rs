@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use super::chart::{
-    amdahl, Curves, LatencyBars, Lines, Speedup, Style, Timeline, Validation, SHARES,
+    amdahl, CountAxis, Curves, LatencyBars, Lines, Speedup, Style, Timeline, Validation, SHARES,
 };
 use crate::trace::State;
 
@@ -344,18 +344,63 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
     Ok(())
 }
 
+/// A linear f64 axis with its ticks given, not chosen by plotters (whose `with_key_points`
+/// loses the f64 label formatter): a [`CountAxis`]'s whole-number ticks, no minor grid.
+struct Ticked {
+    inner: plotters::coord::types::RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn of(axis: &CountAxis) -> Ticked {
+        Ticked {
+            inner: axis.range().into(),
+            ticks: axis.ticks(),
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = plotters::coord::ranged1d::DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
 fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> DrawResult<()> {
-    let max_w = spec
+    let workers = spec
         .curves
         .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
+        .flat_map(|c| c.points.iter().map(|p| p.0));
+    let min_w = workers.clone().fold(f64::INFINITY, f64::min);
+    let max_w = workers.fold(1.0, f64::max);
+    let axis = CountAxis::new(min_w, max_w);
     let max_s = spec
         .curves
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.1))
-        .fold(1.0, f64::max);
-    let y_max = (max_s * 1.35).max(2.0).min(max_w * 1.05).max(max_s * 1.1);
+        .fold(0.0, f64::max);
+    // Room for the ideal line's start (speedup 1) unless every point is far below it (the
+    // baseline ran other work): then the points would be a flat line along the floor.
+    let y_max = if max_s >= 0.5 {
+        (max_s * 1.35).max(2.0).min(max_w * 1.05).max(max_s * 1.1)
+    } else {
+        max_s * 1.35
+    };
     let mut chart = ChartBuilder::on(area)
         .caption("speedup vs workers", ("sans-serif", 20))
         .margin(16)
@@ -363,63 +408,76 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
         .margin_right(300)
         .x_label_area_size(50)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..max_w * 1.05, 0f64..y_max)
+        .build_cartesian_2d(Ticked::of(&axis), 0f64..y_max)
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("workers")
+        .x_desc(if axis.log2 {
+            "workers (log scale)"
+        } else {
+            "workers"
+        })
         .y_desc("speedup (×)")
+        .x_label_formatter(&|p| axis.label(*p))
         .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
     let grey = RGBColor(0x88, 0x88, 0x88);
+    let mut legend: Vec<(String, RGBColor, Style)> = Vec::new();
     // The ideal line ends where it leaves the plot (clamping it would draw a false plateau).
     let ideal_end = max_w.min(y_max);
-    chart
-        .draw_series(LineSeries::new(
-            (0..=100).map(|i| {
-                let x = 1.0 + (ideal_end - 1.0) * i as f64 / 100.0;
-                (x, x)
-            }),
-            grey.stroke_width(2),
-        ))
-        .map_err(err)?;
-    // The legend sits in the right margin, outside the data.
-    let mut legend: Vec<(String, RGBColor, Style)> =
-        vec![("ideal: speedup = workers".into(), grey, Style::Line)];
-    for (i, c) in spec.curves.iter().enumerate() {
-        let colour = SERIES[i % SERIES.len()];
+    if ideal_end > 1.0 {
         chart
             .draw_series(LineSeries::new(
-                c.points.iter().copied(),
+                // A straight line on a linear axis: more segments only add jagged joins.
+                axis.samples(1.0, ideal_end, if axis.log2 { 48 } else { 1 })
+                    .into_iter()
+                    .map(|n| (axis.pos(n), n)),
+                grey.stroke_width(2),
+            ))
+            .map_err(err)?;
+        legend.push(("ideal: speedup = workers".into(), grey, Style::Line));
+    }
+    // The legend sits in the right margin, outside the data.
+    for (i, c) in spec.curves.iter().enumerate() {
+        let colour = SERIES[i % SERIES.len()];
+        let at = |&(n, v): &(f64, f64)| (axis.pos(n), v);
+        chart
+            .draw_series(LineSeries::new(
+                c.points.iter().map(at),
                 colour.stroke_width(3),
             ))
             .map_err(err)?;
         chart
-            .draw_series(c.points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
+            .draw_series(
+                c.points
+                    .iter()
+                    .map(|p| Circle::new(at(p), 5, colour.filled())),
+            )
             .map_err(err)?;
         let s = c.serial_fraction;
         chart
             .draw_series(DashedLineSeries::new(
-                (0..=100).map(|k| {
-                    let x = 1.0 + (max_w - 1.0) * k as f64 / 100.0;
-                    (x, amdahl(s, x))
-                }),
+                axis.samples(axis.min, max_w, 48)
+                    .into_iter()
+                    .map(|n| (axis.pos(n), c.scale * amdahl(s, n))),
                 6,
                 4,
                 colour.stroke_width(2),
             ))
             .map_err(err)?;
         legend.push((format!("{} (predicted)", c.name), colour, Style::Line));
-        legend.push((
-            format!("Amdahl fit: serial fraction {:.1}%", 100.0 * s),
-            colour,
-            Style::Dashed,
-        ));
+        // Said only where it shows: a ×1 run within 5 % of the baseline fits the same.
+        let fit = if (c.scale - 1.0).abs() > 0.05 {
+            "Amdahl fit, vs its ×1: serial"
+        } else {
+            "Amdahl fit: serial fraction"
+        };
+        legend.push((format!("{fit} {:.1}%", 100.0 * s), colour, Style::Dashed));
     }
     // backend_coord is absolute; the area draws relative to its own corner.
-    let (x0, y0) = chart.backend_coord(&(max_w * 1.05, y_max));
+    let (x0, y0) = chart.backend_coord(&(axis.range().end, y_max));
     let (bx, by) = area.get_base_pixel();
     let (ax, ay) = (x0 - bx + 24, y0 - by + 10);
     for (i, (label, colour, style)) in legend.iter().enumerate() {
@@ -601,7 +659,9 @@ pub fn draw_curves_chart(spec: &Curves, path: &Path) -> DrawResult<()> {
     let root = BitMapBackend::new(path, (WIDTH, 700)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let points = spec.series.iter().flat_map(|s| s.3.iter());
+    let x_min = points.clone().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
+    let axis = CountAxis::new(x_min, x_max);
     let y_max = points.map(|p| p.1).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .caption(&spec.title, ("sans-serif", 22))
@@ -609,19 +669,26 @@ pub fn draw_curves_chart(spec: &Curves, path: &Path) -> DrawResult<()> {
         .margin_right(360)
         .x_label_area_size(55)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max * 1.03, 0f64..y_max)
+        .build_cartesian_2d(Ticked::of(&axis), 0f64..y_max)
         .map_err(err)?;
+    let x_desc = if axis.log2 {
+        format!("{} (log scale)", spec.x_desc)
+    } else {
+        spec.x_desc.clone()
+    };
     chart
         .configure_mesh()
-        .x_desc(&spec.x_desc)
+        .x_desc(x_desc)
         .y_desc(&spec.y_desc)
+        .x_label_formatter(&|p| axis.label(*p))
         .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(err)?;
-    let (x0, y0) = chart.backend_coord(&(x_max * 1.03, y_max));
+    let (x0, y0) = chart.backend_coord(&(axis.range().end, y_max));
     for (i, (name, style, colour, pts)) in spec.series.iter().enumerate() {
         let colour = SERIES[colour % SERIES.len()];
+        let pts: Vec<(f64, f64)> = pts.iter().map(|&(n, v)| (axis.pos(n), v)).collect();
         match style {
             Style::Line => {
                 chart
