@@ -27,10 +27,14 @@
 //!    more sharing it: more workers would only share it more thinly.
 //! 8. **I/O latency** — I/O waits ≥ 25 % of the lane-time of the threads that did work:
 //!    the run is as long as its waits, `workers` at a time.
-//! 9. **workers** — fewer workers than tasks and than hardware threads: tasks wait their
-//!    turn while hardware threads idle.
-//! 10. **longest task** — one task's lifetime ≥ 50 % of `M`: the run cannot end before it.
-//! 11. otherwise **mixed**: no single limit dominates.
+//! 9. **uneven chunks** (a Pool with chunksize > 1) — the workers' idle time from each
+//!    one's last task to the last task end of all, shared out over them, is ≥ 15 % of `M`
+//!    (the run would end that much sooner if it were even), and no task is half the run:
+//!    the chunks, not the tasks, are the units of work, and the last ones ran alone.
+//! 10. **workers** — fewer workers than tasks and than hardware threads: tasks wait their
+//!     turn while hardware threads idle.
+//! 11. **longest task** — one task's lifetime ≥ 50 % of `M`: the run cannot end before it.
+//! 12. otherwise **mixed**: no single limit dominates.
 
 use crate::model::{Experiment, Scenario, Strategy};
 use crate::time::SimDuration;
@@ -286,22 +290,32 @@ fn bottleneck(
     }
     let n_tasks = trace.tasks.len() as u64;
     let pooled = matches!(experiment.strategy, Strategy::Threads | Strategy::Processes);
+    let longest = trace.tasks.iter().max_by_key(|t| t.end - t.start);
+    let longest_s = longest.map_or(0.0, |t| (t.end - t.start).as_secs_f64());
+    // A Pool's chunks are its units of work: with one task of half the run it is rule 11's.
+    if let (Some(c), true) = (s.chunksize.filter(|&c| c > 1), longest_s < 0.5 * m) {
+        if let Some((lanes, idle)) = idle_at_the_end(trace) {
+            if lanes >= 2 && idle / lanes as f64 >= 0.15 * m {
+                return format!(
+                    "uneven chunks: workers idle {} in all at the end while the last chunks (of {c} tasks) ran",
+                    fmt(idle)
+                );
+            }
+        }
+    }
     if pooled && (workers as u64) < n_tasks && workers < hw as u32 {
         return format!(
             "workers: {workers} at a time for {n_tasks} tasks on {} hardware threads",
             hw as u32
         );
     }
-    if let Some(longest) = trace.tasks.iter().max_by_key(|t| t.end - t.start) {
-        let d = (longest.end - longest.start).as_secs_f64();
-        if d >= 0.5 * m {
-            return format!(
-                "longest task: one `{}` task runs {} of the {}",
-                scenario.kinds[longest.kind as usize].name,
-                fmt(d),
-                fmt(m)
-            );
-        }
+    if let Some(longest) = longest.filter(|_| longest_s >= 0.5 * m) {
+        return format!(
+            "longest task: one `{}` task runs {} of the {}",
+            scenario.kinds[longest.kind as usize].name,
+            fmt(longest_s),
+            fmt(m)
+        );
     }
     format!(
         "mixed: CPU {}, I/O {}, GIL waits {}",
@@ -309,6 +323,20 @@ fn bottleneck(
         fmt(io),
         fmt(gil_wait)
     )
+}
+
+/// The lanes that ran tasks, and their idle time summed from each one's last task end to
+/// the last task end of all (`None` without tasks).
+fn idle_at_the_end(trace: &RunTrace) -> Option<(usize, f64)> {
+    let mut last: Vec<Option<crate::time::SimTime>> = vec![None; trace.lanes.len()];
+    for t in &trace.tasks {
+        let end = &mut last[t.lane as usize];
+        *end = Some(end.map_or(t.end, |e| e.max(t.end)));
+    }
+    let ends: Vec<_> = last.into_iter().flatten().collect();
+    let finish = *ends.iter().max()?;
+    let idle = ends.iter().map(|&e| (finish - e).as_secs_f64()).sum();
+    Some((ends.len(), idle))
 }
 
 #[cfg(test)]
@@ -452,6 +480,24 @@ mod tests {
             "[tasks.c]\nsteps = [{ cpu = \"100ms\", gil = false }]\n[job]\ntasks = { c = 8 }\n\
              [[experiment]]\nname = \"t\"\nstrategy = \"threads\"\nworkers = 2\n",
         );
+        assert!(w[0].starts_with("workers: 2 at a time"), "{w:?}");
+    }
+
+    #[test]
+    fn rule_uneven_chunks() {
+        // Quiz 8's shape: ten 500 ms tasks on two processes go in chunks of two (1 s each):
+        // five chunks take three rounds, one worker idle for the last, where threads'
+        // single tasks share out evenly in 2.5 s.
+        let body = "[tasks.c]\nsteps = [{ cpu = \"500ms\" }]\n[job]\ntasks = { c = 10 }\n\
+             [[experiment]]\nname = \"p\"\nstrategy = \"processes\"\nworkers = 2\n";
+        let w = why(body);
+        assert!(
+            w[0].starts_with("uneven chunks: workers idle 1.00s in all")
+                && w[0].contains("of 2 tasks"),
+            "{w:?}"
+        );
+        // The same tasks one to a chunk come out even: the workers limit it.
+        let w = why(&format!("{body}chunksize = 1\n"));
         assert!(w[0].starts_with("workers: 2 at a time"), "{w:?}");
     }
 
