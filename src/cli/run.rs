@@ -14,7 +14,7 @@ use crate::time::{SimDuration, SimTime};
 /// What `run`, `sweep`, `latency` and `amdahl` print on stdout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// An aligned table with a one-line explanation per row.
+    /// An aligned table (`run` and `sweep` end each row with a one-line explanation).
     #[default]
     Table,
     /// The command's CSV file (`summary.csv`, `sweep.csv`, `latency.csv`, `amdahl.csv`).

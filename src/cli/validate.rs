@@ -1,6 +1,7 @@
-//! `gilsim validate SCENARIO --runtime python|native`: predict on the host profile, run for
-//! real, compare (DESIGN §5). Also the hidden `native-run` and `native-worker` commands
-//! the native runtime re-executes this binary as.
+//! `gilsim validate [SCENARIO] --runtime python|native`: predict on the host profile, run for
+//! real, compare (DESIGN §5; without a scenario, the embedded default one, as for `run`).
+//! Also the hidden `native-run` and `native-worker` commands the native runtime re-executes
+//! this binary as.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -28,8 +29,9 @@ pub enum Runtime {
 /// Options of `gilsim validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Scenario file or bundled scenario name.
-    pub scenario: String,
+    /// Scenario file or bundled scenario name (default: the embedded default scenario, as
+    /// for `run`).
+    pub scenario: Option<String>,
     /// How to run the experiments.
     #[arg(long, value_enum, default_value_t)]
     pub runtime: Runtime,
@@ -66,7 +68,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         }
     }
     crate::child::catch_interrupts();
-    let source = super::load_source(Some(&args.scenario))?;
+    let source = super::load_source(args.scenario.as_deref())?;
     // Mistakes in the file are reported at their real position first.
     model::load(&source.label, &source.text, None)?;
     let host = crate::host::resolve(args.host.as_deref())?;

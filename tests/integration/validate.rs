@@ -330,3 +330,24 @@ fn disk_writes_are_real_in_both_runtimes_and_shared_links_are_flagged() {
         "no real write in the plan"
     );
 }
+
+#[test]
+fn without_a_scenario_it_validates_the_embedded_default_as_run_does() {
+    // No python3 on PATH: the program is still generated, for the default scenario, and the
+    // run stops with a clear error before measuring anything.
+    let dir = tempdir();
+    let program = dir.path().join("default.py");
+    gilsim(dir.path())
+        .env("PATH", "")
+        .args(["validate", "-q", "--emit-python"])
+        .arg(&program)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("python3 is not on PATH"));
+    let text = std::fs::read_to_string(&program).unwrap();
+    assert!(
+        text.contains("io-bound vs cpu-bound") && text.contains("scenarios/default.toml"),
+        "not the default scenario's program: {}",
+        &text[..text.len().min(300)]
+    );
+}
