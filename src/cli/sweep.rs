@@ -344,7 +344,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                         s.strategy.name().to_string(),
                         s.workers.to_string(),
                         s.makespan.to_string(),
-                        format!("{:.2}x", s.speedup),
+                        format!("{}x", report::ratio_words(s.speedup)),
                         s.bottleneck.clone(),
                     ]);
                     row

@@ -134,6 +134,38 @@ pub fn duration_words(seconds: f64) -> String {
     }
 }
 
+/// A ratio (speedup, efficiency) as the files write it: four decimals, and below 0.01 four
+/// significant digits in scientific notation — four decimals would write the latency
+/// tour's RAM-against-L1 speedup, 1/100,000, as `0.0000`.
+pub fn ratio_field(x: f64) -> String {
+    if x.abs() >= 0.01 || x == 0.0 || !x.is_finite() {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+/// A ratio as the table and the charts print it: two decimals, and below 0.095 two
+/// significant digits (`0.067`, `0.00031`; `9.8e-6` below 10⁻⁴), so that a speedup far
+/// below one still says how far.
+pub fn ratio_words(x: f64) -> String {
+    if x >= 0.095 || x <= 0.0 || !x.is_finite() {
+        return format!("{x:.2}");
+    }
+    // The exponent after rounding to two significant digits (0.00999 is 1.0e-2).
+    let sci = format!("{x:.1e}");
+    let exp: i32 = sci
+        .split_once('e')
+        .and_then(|(_, e)| e.parse().ok())
+        .expect("`{:e}` writes an exponent");
+    if exp < -4 {
+        sci
+    } else {
+        let decimals = (1 - exp) as usize;
+        format!("{x:.decimals$}")
+    }
+}
+
 /// A size in words with a binary unit: `4 KiB`, `256 MiB`.
 pub fn size_words(bytes: u64) -> String {
     match bytes {
@@ -229,6 +261,36 @@ mod tests {
     fn seconds_are_exact() {
         assert_eq!(secs(0), "0.000000000");
         assert_eq!(secs(1_500_000_001), "1.500000001");
+    }
+
+    #[test]
+    fn ratios_keep_their_significant_digits_far_below_one() {
+        let words: Vec<String> = [
+            4.6123, 1.0, 0.25, 0.095, 0.0667, 0.00999, 0.01, 0.00031, 0.0001, 9.76e-6, 0.0,
+        ]
+        .into_iter()
+        .map(ratio_words)
+        .collect();
+        assert_eq!(
+            words,
+            [
+                "4.61", "1.00", "0.25", "0.10", "0.067", "0.010", "0.010", "0.00031", "0.00010",
+                "9.8e-6", "0.00"
+            ]
+        );
+        let fields: Vec<String> = [1.16243, 0.0667, 0.01, 0.00999, 9.7561e-6, 0.0]
+            .into_iter()
+            .map(ratio_field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["1.1624", "0.0667", "0.0100", "9.990e-3", "9.756e-6", "0.0000"]
+        );
+        // What the files write reads back within its four significant digits.
+        for x in [9.7561e-6, 0.0031, 0.5, 3.7] {
+            let back: f64 = ratio_field(x).parse().unwrap();
+            assert!((back - x).abs() <= x * 5e-4, "{x} -> {back}");
+        }
     }
 
     #[test]

@@ -319,9 +319,9 @@ pub fn draw_speedup(spec: &Speedup, path: &Path) -> DrawResult<()> {
         let (px, py) = chart.backend_coord(&(to_x(bar.seconds), (n - i) as f64 - 0.5));
         root.draw(&Text::new(
             format!(
-                "{}  ({:.2}×, {})",
+                "{}  ({}×, {})",
                 crate::time::SimDuration::from_secs_f64(bar.seconds),
-                bar.speedup,
+                super::ratio_words(bar.speedup),
                 bar.strategy.name()
             ),
             (px + 8, py),

@@ -52,7 +52,7 @@ pub fn render(results: &Results) -> String {
                 s.strategy.name().to_string(),
                 s.workers.to_string(),
                 s.makespan.to_string(),
-                format!("{:.2}x", s.speedup),
+                format!("{}x", super::ratio_words(s.speedup)),
             ];
             if with_kinds {
                 row.push(

@@ -283,3 +283,46 @@ fn a_near_tie_is_called_one() {
     let apart = run(106);
     assert!(!apart.contains("near tie"), "{apart}");
 }
+
+#[test]
+fn speedups_far_below_one_keep_their_digits_in_the_table_and_the_files() {
+    // The latency tour's rows run from 16 us to 1.7 s against its first: speedups down to
+    // ~10^-5, which fixed decimals wrote as 0.0000 (files) and 0.00x (table).
+    let dir = tempdir();
+    let stdout = succeeded(
+        gilsim(dir.path())
+            .args([
+                "run",
+                "latency-tour",
+                "--no-charts",
+                "--no-trace",
+                "-q",
+                "--out",
+                "out",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(!stdout.contains(" 0.00x"), "{stdout}");
+    let mut csv = csv::Reader::from_path(dir.path().join("out/summary.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (makespan, speedup) = (col("makespan_s"), col("speedup"));
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let base: f64 = rows[0][makespan].parse().unwrap();
+    let mut smallest = f64::INFINITY;
+    for row in &rows {
+        let want = base / row[makespan].parse::<f64>().unwrap();
+        let got: f64 = row[speedup].parse().unwrap();
+        assert!(
+            (got - want).abs() <= want * 1e-3,
+            "{want} written as {}",
+            &row[speedup]
+        );
+        smallest = smallest.min(want);
+    }
+    assert!(
+        smallest < 1e-4,
+        "the tour spans five orders of magnitude: {smallest}"
+    );
+}
