@@ -12,6 +12,10 @@
 //! Writes `sweep.csv` (the `--set` keys, then the summary columns) and `sweep.png` under
 //! `output/<scenario>/`: with only `--workers`, the speedup curves with the ideal line and
 //! Amdahl fits; with `--set`, predicted time against the first `--set` key.
+//!
+//! On stdout, as `run` prints: the table (with a `done` column — when each kind of task
+//! finished — when the job has more than one kind), the CSV, or JSON objects of the grid's
+//! values and `run --format json`'s entries per row (numbers as numbers, per-kind times).
 
 use std::path::PathBuf;
 
@@ -303,38 +307,35 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
 
     let stdout = match args.format {
         Format::Csv => String::from_utf8(csv_bytes).expect("CSV is UTF-8"),
+        // One object per row of sweep.csv — the grid's values, then the summary as `run
+        // --format json` gives it (numbers as numbers, empty fields null, per-kind times).
         Format::Json => {
             let items: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|(g, s)| {
                     let mut o = serde_json::Map::new();
                     for (a, axis) in axes.iter().enumerate() {
-                        o.insert(axis.text.clone(), value_of(*g, a).into());
+                        o.insert(axis.text.clone(), report::json::csv_field(&value_of(*g, a)));
                     }
-                    for (c, v) in report::csv::SUMMARY_COLUMNS
-                        .iter()
-                        .zip(report::csv::summary_fields(s))
-                    {
-                        o.insert((*c).into(), v.into());
-                    }
+                    report::json::summary_entries(s, &mut o);
                     serde_json::Value::Object(o)
                 })
                 .collect();
             serde_json::to_string_pretty(&items).expect("plain JSON") + "\n"
         }
         Format::Table => {
+            // As `run`'s table: with more than one kind of task, when each kind was done
+            // (a convoy's echo loop hides behind the makespan of the CPU-bound thread).
+            let with_kinds = rows.iter().any(|(_, s)| s.kinds.len() > 1);
             let mut header: Vec<String> = axes.iter().map(|a| a.text.clone()).collect();
             let first = header.len();
-            for h in [
-                "experiment",
-                "strategy",
-                "workers",
-                "time",
-                "speedup",
-                "why",
-            ] {
+            for h in ["experiment", "strategy", "workers", "time", "speedup"] {
                 header.push(h.to_string());
             }
+            if with_kinds {
+                header.push("done".to_string());
+            }
+            header.push("why".to_string());
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .map(|(g, s)| {
@@ -345,8 +346,11 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                         s.workers.to_string(),
                         s.makespan.to_string(),
                         format!("{}x", report::ratio_words(s.speedup)),
-                        s.bottleneck.clone(),
                     ]);
+                    if with_kinds {
+                        row.push(report::table::kinds_done(s));
+                    }
+                    row.push(s.bottleneck.clone());
                     row
                 })
                 .collect();

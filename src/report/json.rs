@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::csv::{summary_fields, SUMMARY_COLUMNS};
 use super::Results;
+use crate::metrics::Summary;
 use crate::model::Channel;
 
 fn number_or_string(column: &str, value: String) -> Value {
@@ -31,6 +32,27 @@ fn number_or_string(column: &str, value: String) -> Value {
     }
 }
 
+/// A summary row's entries: the `summary.csv` columns, then `kinds` (per kind of task: how
+/// many, and when the first and the last finished). `run` and `sweep` print these.
+pub fn summary_entries(s: &Summary, row: &mut Map<String, Value>) {
+    for (column, value) in SUMMARY_COLUMNS.iter().zip(summary_fields(s)) {
+        row.insert((*column).into(), number_or_string(column, value));
+    }
+    let mut kinds = Map::new();
+    for k in &s.kinds {
+        kinds.insert(
+            k.kind.clone(),
+            json!({
+                "tasks": k.tasks,
+                "first_end_s": k.first_end.as_secs_f64(),
+                "last_end_s": k.last_end.as_secs_f64(),
+                "mean_latency_s": k.mean_latency.as_secs_f64(),
+            }),
+        );
+    }
+    row.insert("kinds".into(), Value::Object(kinds));
+}
+
 /// The whole result as pretty JSON.
 pub fn render(results: &Results) -> String {
     let sc = results.scenario;
@@ -41,22 +63,7 @@ pub fn render(results: &Results) -> String {
         .map(|run| {
             let mut row = Map::new();
             row.insert("name".into(), json!(run.summary.experiment));
-            for (column, value) in SUMMARY_COLUMNS.iter().zip(summary_fields(&run.summary)) {
-                row.insert((*column).into(), number_or_string(column, value));
-            }
-            let mut kinds = Map::new();
-            for k in &run.summary.kinds {
-                kinds.insert(
-                    k.kind.clone(),
-                    json!({
-                        "tasks": k.tasks,
-                        "first_end_s": k.first_end.as_secs_f64(),
-                        "last_end_s": k.last_end.as_secs_f64(),
-                        "mean_latency_s": k.mean_latency.as_secs_f64(),
-                    }),
-                );
-            }
-            row.insert("kinds".into(), Value::Object(kinds));
+            summary_entries(&run.summary, &mut row);
             // The disks and links transfers went through (empty without any).
             let mut devices = Map::new();
             for c in &run.trace.channels {
@@ -130,7 +137,7 @@ pub fn csv_rows(csv_bytes: &[u8]) -> String {
 
 /// A CSV field as JSON: `null` when empty, a number when it is a finite one, else the text
 /// (an `inf` stays a string here, where a summary's numeric column makes it `null`).
-fn csv_field(field: &str) -> Value {
+pub fn csv_field(field: &str) -> Value {
     if field.is_empty() {
         return Value::Null;
     }

@@ -18,6 +18,16 @@ use super::{Results, RunResult};
 /// wrong way in some runs and the right way in others.
 pub const NEAR_TIE: f64 = 0.05;
 
+/// The `done` column: when the last task of each kind finished (`download 413ms, crunch
+/// 4.24s`).
+pub fn kinds_done(s: &crate::metrics::Summary) -> String {
+    s.kinds
+        .iter()
+        .map(|k| format!("{} {}", k.kind, k.last_end))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The table, with a header naming the scenario and machine.
 pub fn render(results: &Results) -> String {
     let sc = results.scenario;
@@ -55,13 +65,7 @@ pub fn render(results: &Results) -> String {
                 format!("{}x", super::ratio_words(s.speedup)),
             ];
             if with_kinds {
-                row.push(
-                    s.kinds
-                        .iter()
-                        .map(|k| format!("{} {}", k.kind, k.last_end))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
+                row.push(kinds_done(s));
             }
             row.push(s.bottleneck.clone());
             row

@@ -236,3 +236,54 @@ fn sweep_set_axes_make_a_grid_and_validate_values() {
         .code(2)
         .stderr(predicate::str::contains("nothing to sweep"));
 }
+
+#[test]
+fn a_convoy_sweep_shows_when_each_kind_was_done_in_the_table_and_the_json() {
+    let dir = tempdir();
+    let sweep = |format: &str| {
+        succeeded(
+            gilsim(dir.path())
+                .args([
+                    "sweep",
+                    "gil-convoy",
+                    "--set",
+                    "python.switch_interval=1ms,5ms,20ms",
+                    "--format",
+                    format,
+                    "-q",
+                    "--no-charts",
+                ])
+                .output()
+                .unwrap(),
+        )
+    };
+    // The makespan is the spinning thread's; the echo loop's finish is the convoy.
+    let table = sweep("table");
+    let header = table.lines().next().unwrap();
+    assert!(header.contains(" done "), "{header}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("echo+spin-threads") && l.contains("echo ")),
+        "{table}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&sweep("json")).unwrap();
+    let rows = doc.as_array().unwrap();
+    assert_eq!(rows.len(), 3 * 3);
+    let echo_done: Vec<f64> = rows
+        .iter()
+        .filter(|r| r["experiment"] == "echo+spin-threads")
+        .map(|r| {
+            assert!(r["makespan_s"].is_f64() && r["workers"].is_u64(), "{r}");
+            assert!(r["start_method"].is_null(), "{r}");
+            r["kinds"]["echo"]["last_end_s"].as_f64().unwrap()
+        })
+        .collect();
+    // Each echo waits out the spinner's switch interval for the GIL: a longer interval, a
+    // slower echo (the interval values are in grid order).
+    assert_eq!(echo_done.len(), 3);
+    assert!(
+        echo_done[0] < echo_done[1] && echo_done[1] < echo_done[2],
+        "{echo_done:?}"
+    );
+}
