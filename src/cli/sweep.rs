@@ -11,7 +11,8 @@
 //!
 //! Writes `sweep.csv` (the `--set` keys, then the summary columns) and `sweep.png` under
 //! `output/<scenario>/`: with only `--workers`, the speedup curves with the ideal line and
-//! Amdahl fits; with `--set`, predicted time against the first `--set` key.
+//! Amdahl fits; with `--set`, predicted time against the first `--set` key — or, when the
+//! job has more than one kind of task, one panel per kind of when its last task finished.
 //!
 //! On stdout, as `run` prints: the table (with a `done` column — when each kind of task
 //! finished — when the job has more than one kind), the CSV, or JSON objects of the grid's
@@ -275,28 +276,44 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             report::draw_file(&path, |tmp| png::draw_speedup(&spec, tmp))
         } else {
             // x: the first axis's values; one line per experiment, workers and other axes.
-            let points: Vec<chart::LinePoint> = rows
-                .iter()
-                .map(|(g, s)| {
-                    let others: Vec<String> = (1..axes.len())
-                        .map(|a| format!("{}={}", axes[a].text, value_of(*g, a)))
-                        .collect();
-                    let mut series = format!("{} ×{}", s.experiment, s.workers);
-                    if !others.is_empty() {
-                        series = format!("{series} ({})", others.join(", "));
+            // With more than one kind of task, a panel per kind of when it was done (the
+            // makespan alone hides, e.g., a convoy's echo loop behind the spinning thread).
+            let with_kinds = rows.iter().any(|(_, s)| s.kinds.len() > 1);
+            let mut points: Vec<chart::LinePoint> = Vec::new();
+            for (g, s) in &rows {
+                let others: Vec<String> = (1..axes.len())
+                    .map(|a| format!("{}={}", axes[a].text, value_of(*g, a)))
+                    .collect();
+                let mut series = format!("{} ×{}", s.experiment, s.workers);
+                if !others.is_empty() {
+                    series = format!("{series} ({})", others.join(", "));
+                }
+                let point = |panel: String, y: f64| chart::LinePoint {
+                    x: grid[*g][0],
+                    x_label: value_of(*g, 0),
+                    panel,
+                    series: series.clone(),
+                    y,
+                };
+                if with_kinds {
+                    for k in &s.kinds {
+                        points.push(point(
+                            format!("{} done (s)", k.kind),
+                            k.last_end.as_secs_f64(),
+                        ));
                     }
-                    chart::LinePoint {
-                        x: grid[*g][0],
-                        x_label: value_of(*g, 0),
-                        series,
-                        y: s.makespan.as_secs_f64(),
-                    }
-                })
-                .collect();
+                } else {
+                    points.push(point("predicted time (s)".into(), s.makespan.as_secs_f64()));
+                }
+            }
+            let what = if with_kinds {
+                "when each kind of task was done"
+            } else {
+                "predicted time"
+            };
             let spec = chart::lines(
-                &format!("{} — predicted time vs {}", base.name, axes[0].text),
+                &format!("{} — {what} vs {}", base.name, axes[0].text),
                 &axes[0].text,
-                "predicted time (s)",
                 &points,
             );
             report::draw_file(&path, |tmp| png::draw_lines(&spec, tmp))

@@ -452,47 +452,78 @@ pub struct LinePoint {
     pub x: usize,
     /// The category's label.
     pub x_label: String,
+    /// The panel it is drawn in, by its y axis description.
+    pub panel: String,
     /// The series it belongs to.
     pub series: String,
     /// The value.
     pub y: f64,
 }
 
-/// A line chart over categories (a what-if sweep: time against a scenario value).
+/// A line chart over categories (a what-if sweep: time against a scenario value), in one
+/// or more panels stacked over one x axis. A series keeps its colour in every panel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lines {
     /// Chart title.
     pub title: String,
     /// x axis description.
     pub x_desc: String,
-    /// y axis description.
-    pub y_desc: String,
     /// Category labels, by index.
     pub x_labels: Vec<String>,
-    /// Series in first-seen order, each with its (x, y) points.
-    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    /// Series names in first-seen order (a series' index is its colour).
+    pub series: Vec<String>,
+    /// Panels in first-seen order.
+    pub panels: Vec<Panel>,
 }
 
-/// Groups points into series for [`Lines`].
-pub fn lines(title: &str, x_desc: &str, y_desc: &str, points: &[LinePoint]) -> Lines {
+/// One panel of [`Lines`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// Its y axis description.
+    pub y_desc: String,
+    /// Each series' (x, y) points, by series index (empty for a series not in the panel).
+    pub lines: Vec<Vec<(f64, f64)>>,
+}
+
+/// Groups points into panels and series for [`Lines`].
+pub fn lines(title: &str, x_desc: &str, points: &[LinePoint]) -> Lines {
     let mut x_labels: Vec<String> = Vec::new();
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut series: Vec<String> = Vec::new();
+    let mut panels: Vec<Panel> = Vec::new();
     for p in points {
         if x_labels.len() <= p.x {
             x_labels.resize(p.x + 1, String::new());
         }
         x_labels[p.x] = p.x_label.clone();
-        match series.iter_mut().find(|(name, _)| *name == p.series) {
-            Some((_, pts)) => pts.push((p.x as f64, p.y)),
-            None => series.push((p.series.clone(), vec![(p.x as f64, p.y)])),
+        let si = match series.iter().position(|name| *name == p.series) {
+            Some(i) => i,
+            None => {
+                series.push(p.series.clone());
+                series.len() - 1
+            }
+        };
+        let pi = match panels.iter().position(|panel| panel.y_desc == p.panel) {
+            Some(i) => i,
+            None => {
+                panels.push(Panel {
+                    y_desc: p.panel.clone(),
+                    lines: Vec::new(),
+                });
+                panels.len() - 1
+            }
+        };
+        let lines = &mut panels[pi].lines;
+        if lines.len() <= si {
+            lines.resize(si + 1, Vec::new());
         }
+        lines[si].push((p.x as f64, p.y));
     }
     Lines {
         title: title.to_string(),
         x_desc: x_desc.to_string(),
-        y_desc: y_desc.to_string(),
         x_labels,
         series,
+        panels,
     }
 }
 
@@ -620,6 +651,40 @@ mod tests {
         assert_eq!(q[State::Cpu.index()], SHARES / 4);
         assert_eq!(q.iter().map(|&x| x as u32).sum::<u32>(), SHARES as u32);
         assert!(quantise(&[0.0; 10]).is_none());
+    }
+
+    #[test]
+    fn line_panels_keep_each_series_colour_and_only_its_own_points() {
+        let pt = |x: usize, panel: &str, series: &str, y: f64| LinePoint {
+            x,
+            x_label: format!("{x}ms"),
+            panel: panel.into(),
+            series: series.into(),
+            y,
+        };
+        // An echo-only baseline and a run of echo and spin, at two switch intervals.
+        let spec = lines(
+            "t",
+            "switch",
+            &[
+                pt(0, "echo done (s)", "alone", 0.14),
+                pt(0, "echo done (s)", "threads", 1.2),
+                pt(0, "spin done (s)", "threads", 6.0),
+                pt(1, "echo done (s)", "alone", 0.14),
+                pt(1, "echo done (s)", "threads", 5.2),
+                pt(1, "spin done (s)", "threads", 6.1),
+            ],
+        );
+        assert_eq!(spec.x_labels, ["0ms", "1ms"]);
+        assert_eq!(spec.series, ["alone", "threads"]);
+        let descs: Vec<&str> = spec.panels.iter().map(|p| p.y_desc.as_str()).collect();
+        assert_eq!(descs, ["echo done (s)", "spin done (s)"]);
+        assert_eq!(
+            spec.panels[0].lines,
+            [vec![(0.0, 0.14), (1.0, 0.14)], vec![(0.0, 1.2), (1.0, 5.2)]]
+        );
+        // "alone" has no spin: its slot (its colour) stays, empty.
+        assert_eq!(spec.panels[1].lines, [vec![], vec![(0.0, 6.0), (1.0, 6.1)]]);
     }
 
     #[test]

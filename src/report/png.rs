@@ -486,65 +486,79 @@ fn draw_curves(area: &DrawingArea<BitMapBackend, Shift>, spec: &Speedup) -> Draw
     Ok(())
 }
 
-/// Draws a what-if line chart (predicted time against a scenario value) to `path`.
+/// Draws a what-if line chart (predicted time against a scenario value) to `path`: its
+/// panels stacked, each with its own y axis, the x axis labelled under the last, the legend
+/// beside the first.
 pub fn draw_lines(spec: &Lines, path: &Path) -> DrawResult<()> {
     register_font();
-    let height = 620;
+    let k = spec.panels.len().max(1);
+    let height = if k == 1 { 620 } else { 60 + 300 * k as u32 };
     let root = BitMapBackend::new(path, (WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
+    let body = root.titled(&spec.title, ("sans-serif", 22)).map_err(err)?;
     let n = spec.x_labels.len().max(1);
-    let y_max = spec
-        .series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.1))
-        .fold(0.0, f64::max)
-        .max(1e-9)
-        * 1.15;
     let labels = spec.x_labels.clone();
-    let mut chart = ChartBuilder::on(&root)
-        .caption(&spec.title, ("sans-serif", 22))
-        .margin(16)
-        .margin_right(330)
-        .x_label_area_size(55)
-        .y_label_area_size(80)
-        .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..y_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(&spec.x_desc)
-        .y_desc(&spec.y_desc)
-        .axis_desc_style(("sans-serif", 16))
-        .label_style(("sans-serif", 14))
-        .x_labels(n)
-        .x_label_formatter(&|x| {
+    let areas = body.split_evenly((k, 1));
+    for (p, (panel, area)) in spec.panels.iter().zip(&areas).enumerate() {
+        let (y_desc, lines) = (&panel.y_desc, &panel.lines);
+        let last = p + 1 == spec.panels.len();
+        let y_max = lines
+            .iter()
+            .flatten()
+            .map(|q| q.1)
+            .fold(0.0, f64::max)
+            .max(1e-9)
+            * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .margin(16)
+            .margin_right(330)
+            .x_label_area_size(if last { 55 } else { 24 })
+            .y_label_area_size(80)
+            .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..y_max)
+            .map_err(err)?;
+        let label_of = |x: &f64| {
             let i = x.round();
             if (x - i).abs() < 1e-6 && i >= 0.0 {
                 labels.get(i as usize).cloned().unwrap_or_default()
             } else {
                 String::new()
             }
-        })
-        .draw()
-        .map_err(err)?;
-    let (x0, y0) = chart.backend_coord(&(n as f64 - 0.7, y_max));
-    for (i, (name, points)) in spec.series.iter().enumerate() {
-        let colour = SERIES[i % SERIES.len()];
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                colour.stroke_width(3),
-            ))
-            .map_err(err)?;
-        chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
-            .map_err(err)?;
-        legend_entry(
-            &root,
-            (x0 + 24, y0 + 10 + 24 * i as i32),
-            colour,
-            Style::Line,
-            name,
-        )?;
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.y_desc(y_desc)
+            .axis_desc_style(("sans-serif", 16))
+            .label_style(("sans-serif", 14))
+            .x_labels(n)
+            .x_label_formatter(&label_of);
+        if last {
+            mesh.x_desc(&spec.x_desc);
+        }
+        mesh.draw().map_err(err)?;
+        for (i, points) in lines.iter().enumerate() {
+            let colour = SERIES[i % SERIES.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    colour.stroke_width(3),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(points.iter().map(|&q| Circle::new(q, 5, colour.filled())))
+                .map_err(err)?;
+        }
+        if p == 0 {
+            let (x0, y0) = chart.backend_coord(&(n as f64 - 0.7, y_max));
+            for (i, name) in spec.series.iter().enumerate() {
+                let colour = SERIES[i % SERIES.len()];
+                legend_entry(
+                    &root,
+                    (x0 + 24, y0 + 10 + 24 * i as i32),
+                    colour,
+                    Style::Line,
+                    name,
+                )?;
+            }
+        }
     }
     root.present().map_err(err)?;
     Ok(())
