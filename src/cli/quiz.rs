@@ -35,6 +35,9 @@ pub(super) fn run(args: &QuizArgs) -> Result<(), Error> {
     });
     let q = quiz::generate(seed);
     let mut out = q.question.clone();
+    if !args.answer {
+        out.push_str(&format!("\n(Answer: gilsim quiz --seed {seed} --answer)\n"));
+    }
     out.push_str("\nThe scenario, to run or change:\n\n");
     out.push_str(&q.scenario);
     if !args.answer {

@@ -128,8 +128,7 @@ pub fn generate(seed: u64) -> Quiz {
          Each task's arguments pickle to {payload_kb} KB.\n\
          It can run {strategies}.\n\n\
          Which is fastest, and roughly what speedup does it get over running serially?\n\
-         Why do the others fall behind?\n\n\
-         (Answer: gilsim quiz --seed {seed} --answer)\n",
+         Why do the others fall behind?\n",
         words.join(" and ")
     );
     Quiz {

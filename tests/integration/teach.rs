@@ -186,11 +186,14 @@ fn the_same_quiz_seed_asks_the_same_question_and_answers_with_a_picture() {
     let question = String::from_utf8(first).unwrap();
     assert!(question.contains("Which is fastest"));
     assert!(!question.contains("Answer\n"));
+    assert!(question.contains("(Answer: gilsim quiz --seed 7 --answer)"));
     gilsim(dir.path())
         .args(["quiz", "--seed", "7", "--answer", "-q"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Fastest: "));
+        .stdout(predicate::str::contains("Fastest: "))
+        // The answer does not point at itself.
+        .stdout(predicate::str::contains("(Answer: gilsim").not());
     let out = dir.path().join("output/quiz-7");
     assert!(is_png(&out.join("timeline-serial.png")));
     assert!(out.join("scenario.toml").is_file());
