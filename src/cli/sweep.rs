@@ -288,11 +288,16 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                 if !others.is_empty() {
                     series = format!("{series} ({})", others.join(", "));
                 }
+                // The other axes' combination, numbered in grid order.
+                let group =
+                    (1..axes.len()).fold(0, |acc, a| acc * axes[a].values.len() + grid[*g][a]);
                 let point = |panel: String, y: f64| chart::LinePoint {
                     x: grid[*g][0],
                     x_label: value_of(*g, 0),
                     panel,
                     series: series.clone(),
+                    colour_key: format!("{} ×{}", s.experiment, s.workers),
+                    group,
                     y,
                 };
                 if with_kinds {

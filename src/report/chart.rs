@@ -456,8 +456,26 @@ pub struct LinePoint {
     pub panel: String,
     /// The series it belongs to.
     pub series: String,
+    /// What picks the series' colour (a sweep: the experiment and its workers, the same in
+    /// every group).
+    pub colour_key: String,
+    /// Its group (a sweep: the combination of the other axes' values): group 0 is drawn
+    /// solid, the others dashed with ringed markers, so that a series that coincides with
+    /// another of its colour still shows.
+    pub group: usize,
     /// The value.
     pub y: f64,
+}
+
+/// How one series of [`Lines`] is drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineSeriesStyle {
+    /// Its legend label.
+    pub name: String,
+    /// Index into the palette.
+    pub colour: usize,
+    /// [`LinePoint::group`].
+    pub group: usize,
 }
 
 /// A line chart over categories (a what-if sweep: time against a scenario value), in one
@@ -470,8 +488,8 @@ pub struct Lines {
     pub x_desc: String,
     /// Category labels, by index.
     pub x_labels: Vec<String>,
-    /// Series names in first-seen order (a series' index is its colour).
-    pub series: Vec<String>,
+    /// Series in first-seen order.
+    pub series: Vec<LineSeriesStyle>,
     /// Panels in first-seen order.
     pub panels: Vec<Panel>,
 }
@@ -488,17 +506,29 @@ pub struct Panel {
 /// Groups points into panels and series for [`Lines`].
 pub fn lines(title: &str, x_desc: &str, points: &[LinePoint]) -> Lines {
     let mut x_labels: Vec<String> = Vec::new();
-    let mut series: Vec<String> = Vec::new();
+    let mut series: Vec<LineSeriesStyle> = Vec::new();
+    let mut colours: Vec<&str> = Vec::new();
     let mut panels: Vec<Panel> = Vec::new();
     for p in points {
         if x_labels.len() <= p.x {
             x_labels.resize(p.x + 1, String::new());
         }
         x_labels[p.x] = p.x_label.clone();
-        let si = match series.iter().position(|name| *name == p.series) {
+        let si = match series.iter().position(|l| l.name == p.series) {
             Some(i) => i,
             None => {
-                series.push(p.series.clone());
+                let colour = match colours.iter().position(|k| *k == p.colour_key) {
+                    Some(c) => c,
+                    None => {
+                        colours.push(&p.colour_key);
+                        colours.len() - 1
+                    }
+                };
+                series.push(LineSeriesStyle {
+                    name: p.series.clone(),
+                    colour,
+                    group: p.group,
+                });
                 series.len() - 1
             }
         };
@@ -660,6 +690,8 @@ mod tests {
             x_label: format!("{x}ms"),
             panel: panel.into(),
             series: series.into(),
+            colour_key: series.split(' ').next().unwrap().into(),
+            group: usize::from(series.ends_with("(4 cores)")),
             y,
         };
         // An echo-only baseline and a run of echo and spin, at two switch intervals.
@@ -673,10 +705,24 @@ mod tests {
                 pt(1, "echo done (s)", "alone", 0.14),
                 pt(1, "echo done (s)", "threads", 5.2),
                 pt(1, "spin done (s)", "threads", 6.1),
+                pt(1, "spin done (s)", "threads (4 cores)", 6.1),
             ],
         );
         assert_eq!(spec.x_labels, ["0ms", "1ms"]);
-        assert_eq!(spec.series, ["alone", "threads"]);
+        let styles: Vec<(&str, usize, usize)> = spec
+            .series
+            .iter()
+            .map(|l| (l.name.as_str(), l.colour, l.group))
+            .collect();
+        // Threads on 4 cores: the threads' colour, drawn as the second group.
+        assert_eq!(
+            styles,
+            [
+                ("alone", 0, 0),
+                ("threads", 1, 0),
+                ("threads (4 cores)", 1, 1)
+            ]
+        );
         let descs: Vec<&str> = spec.panels.iter().map(|p| p.y_desc.as_str()).collect();
         assert_eq!(descs, ["echo done (s)", "spin done (s)"]);
         assert_eq!(
@@ -684,7 +730,10 @@ mod tests {
             [vec![(0.0, 0.14), (1.0, 0.14)], vec![(0.0, 1.2), (1.0, 5.2)]]
         );
         // "alone" has no spin: its slot (its colour) stays, empty.
-        assert_eq!(spec.panels[1].lines, [vec![], vec![(0.0, 6.0), (1.0, 6.1)]]);
+        assert_eq!(
+            spec.panels[1].lines,
+            [vec![], vec![(0.0, 6.0), (1.0, 6.1)], vec![(1.0, 6.1)]]
+        );
     }
 
     #[test]

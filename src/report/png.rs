@@ -534,28 +534,54 @@ pub fn draw_lines(spec: &Lines, path: &Path) -> DrawResult<()> {
             mesh.x_desc(&spec.x_desc);
         }
         mesh.draw().map_err(err)?;
-        for (i, points) in lines.iter().enumerate() {
-            let colour = SERIES[i % SERIES.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    colour.stroke_width(3),
-                ))
-                .map_err(err)?;
-            chart
-                .draw_series(points.iter().map(|&q| Circle::new(q, 5, colour.filled())))
-                .map_err(err)?;
+        for (points, line) in lines.iter().zip(&spec.series) {
+            let colour = SERIES[line.colour % SERIES.len()];
+            if line.group == 0 {
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().copied(),
+                        colour.stroke_width(3),
+                    ))
+                    .map_err(err)?;
+                chart
+                    .draw_series(points.iter().map(|&q| Circle::new(q, 5, colour.filled())))
+                    .map_err(err)?;
+            } else {
+                // Dashed over a solid line it coincides with, its markers rings around
+                // the other's dots (a wider ring for each later group).
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        points.iter().copied(),
+                        8,
+                        5,
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                let r = 6 + 2 * line.group.min(4) as i32;
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|&q| Circle::new(q, r, colour.stroke_width(2))),
+                    )
+                    .map_err(err)?;
+            }
         }
         if p == 0 {
             let (x0, y0) = chart.backend_coord(&(n as f64 - 0.7, y_max));
-            for (i, name) in spec.series.iter().enumerate() {
-                let colour = SERIES[i % SERIES.len()];
+            for (i, line) in spec.series.iter().enumerate() {
+                let colour = SERIES[line.colour % SERIES.len()];
+                let style = if line.group == 0 {
+                    Style::Line
+                } else {
+                    Style::Dashed
+                };
                 legend_entry(
                     &root,
                     (x0 + 24, y0 + 10 + 24 * i as i32),
                     colour,
-                    Style::Line,
-                    name,
+                    style,
+                    &line.name,
                 )?;
             }
         }
