@@ -248,6 +248,11 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
         .flat_map(|(g, runs)| runs.into_iter().map(move |r| (g, r.summary)))
         .collect();
 
+    // With more than one kind of task, the table says when each kind was done, and the
+    // `--set` chart has a panel per kind: the makespan alone hides, e.g., a convoy's echo
+    // loop behind the spinning thread.
+    let with_kinds = report::table::several_kinds(rows.iter().map(|(_, s)| s));
+
     // sweep.csv
     let value_of = |g: usize, a: usize| axes[a].values[grid[g][a]].0.clone();
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -276,18 +281,17 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             report::draw_file(&path, |tmp| png::draw_speedup(&spec, tmp))
         } else {
             // x: the first axis's values; one line per experiment, workers and other axes.
-            // With more than one kind of task, a panel per kind of when it was done (the
-            // makespan alone hides, e.g., a convoy's echo loop behind the spinning thread).
-            let with_kinds = rows.iter().any(|(_, s)| s.kinds.len() > 1);
             let mut points: Vec<chart::LinePoint> = Vec::new();
             for (g, s) in &rows {
                 let others: Vec<String> = (1..axes.len())
                     .map(|a| format!("{}={}", axes[a].text, value_of(*g, a)))
                     .collect();
-                let mut series = format!("{} ×{}", s.experiment, s.workers);
-                if !others.is_empty() {
-                    series = format!("{series} ({})", others.join(", "));
-                }
+                let label = format!("{} ×{}", s.experiment, s.workers);
+                let series = if others.is_empty() {
+                    label.clone()
+                } else {
+                    format!("{label} ({})", others.join(", "))
+                };
                 // The other axes' combination, numbered in grid order.
                 let group =
                     (1..axes.len()).fold(0, |acc, a| acc * axes[a].values.len() + grid[*g][a]);
@@ -296,7 +300,7 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
                     x_label: value_of(*g, 0),
                     panel,
                     series: series.clone(),
-                    colour_key: format!("{} ×{}", s.experiment, s.workers),
+                    colour_key: label.clone(),
                     group,
                     y,
                 };
@@ -346,9 +350,6 @@ pub(super) fn run(args: &SweepArgs) -> Result<(), Error> {
             serde_json::to_string_pretty(&items).expect("plain JSON") + "\n"
         }
         Format::Table => {
-            // As `run`'s table: with more than one kind of task, when each kind was done
-            // (a convoy's echo loop hides behind the makespan of the CPU-bound thread).
-            let with_kinds = rows.iter().any(|(_, s)| s.kinds.len() > 1);
             let mut header: Vec<String> = axes.iter().map(|a| a.text.clone()).collect();
             let first = header.len();
             for h in ["experiment", "strategy", "workers", "time", "speedup"] {

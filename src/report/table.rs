@@ -18,6 +18,12 @@ use super::{Results, RunResult};
 /// wrong way in some runs and the right way in others.
 pub const NEAR_TIE: f64 = 0.05;
 
+/// Whether a table of these rows has the `done` column: some row's job has more than one
+/// kind of task (`run`'s and `sweep`'s tables, and `sweep`'s panels per kind).
+pub fn several_kinds<'a>(mut rows: impl Iterator<Item = &'a crate::metrics::Summary>) -> bool {
+    rows.any(|s| s.kinds.len() > 1)
+}
+
 /// The `done` column: when the last task of each kind finished (`download 413ms, crunch
 /// 4.24s`).
 pub fn kinds_done(s: &crate::metrics::Summary) -> String {
@@ -46,7 +52,7 @@ pub fn render(results: &Results) -> String {
             ", no GIL (free-threaded)"
         }
     ));
-    let with_kinds = results.runs.iter().any(|r| r.summary.kinds.len() > 1);
+    let with_kinds = several_kinds(results.runs.iter().map(|r| &r.summary));
     let mut header = vec!["experiment", "strategy", "workers", "time", "speedup"];
     if with_kinds {
         header.push("done");
