@@ -8,8 +8,8 @@
 //! 1024 × 500 peer workload):
 //!
 //! - the stand-in work alone;
-//! - the work plus drawing the step itself (a xorshift and `-ln(1 - u)`, the shape of the
-//!   cursor's draw);
+//! - the work plus drawing the step itself, as the engine's cursor does (gilsim's own
+//!   `rng::Stream` and `Dist::sample`: PCG64, the ziggurat, rounding to ns);
 //! - the work plus reading the step from a single-producer single-consumer ring that a
 //!   second thread fills.
 //!
@@ -22,6 +22,9 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+use gilsim::model::program::Dist;
+use gilsim::rng::Stream;
 
 const STEPS: usize = 4_000_000;
 const CAPACITY: usize = 1 << 14;
@@ -43,14 +46,15 @@ struct Ring {
     tail: AtomicUsize,
 }
 
-fn draw(state: &mut u64) -> Step {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    let u = (*state >> 11) as f64 / (1u64 << 53) as f64;
+/// The peer workload's CPU burst, Exp(3 ms).
+const BURST: Dist = Dist::Exp { mean: 3e6 };
+
+/// One step, drawn the way the engine's cursor draws it.
+fn draw(stream: &mut Stream) -> Step {
+    let work = BURST.sample(stream).0;
     Step {
-        work: (-(1.0 - u).ln() * 3e6) as u64,
-        kind: *state & 1,
+        work,
+        kind: work & 1,
     }
 }
 
@@ -67,7 +71,7 @@ fn engine_work(x: u64) -> u64 {
     h
 }
 
-const SEED: u64 = 88_172_645_463_325_252;
+const SEED: u64 = 1;
 
 fn per_step(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e9 / STEPS as f64
@@ -85,12 +89,12 @@ fn work_alone() -> (f64, u64) {
 /// The order in which the loop takes streams' steps: `streams` at a time, each once, in a
 /// shuffled order (the same order for every variant).
 fn order(streams: usize) -> Vec<u32> {
-    let mut state = SEED ^ 0x9e37_79b9_7f4a_7c15;
+    let mut shuffle = Stream::new(SEED, u64::MAX);
     let mut round: Vec<u32> = (0..streams as u32).collect();
     let mut all = Vec::with_capacity(STEPS);
     while all.len() < STEPS {
         for i in (1..round.len()).rev() {
-            let j = (draw(&mut state).work as usize ^ (state as usize)) % (i + 1);
+            let j = (shuffle.unit() * (i + 1) as f64) as usize;
             round.swap(i, j);
         }
         all.extend_from_slice(&round);
@@ -99,10 +103,9 @@ fn order(streams: usize) -> Vec<u32> {
     all
 }
 
-fn seeds(streams: usize) -> Vec<u64> {
-    (0..streams as u64)
-        .map(|k| SEED ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .collect()
+/// Each stream's own random stream, as the engine gives each thread one.
+fn seeds(streams: usize) -> Vec<Stream> {
+    (0..streams as u64).map(|k| Stream::new(SEED, k)).collect()
 }
 
 fn drawn_locally(order: &[u32], streams: usize) -> (f64, u64) {
