@@ -2,9 +2,10 @@
 """What gilsim's layers cost on the peer workload: the flat loop of benches/flat-loop.rs
 against gilsim and the Rust probe (docs/performance.md §20).
 
-Builds gilsim, the probe (as benches/performance.py does) and the flat loop; checks that
-every layer count follows the same trajectory; with valgrind on PATH, counts each layer's
-instructions on 1024 x 50 (callgrind: repeatable, unlike this VM's wall time); then times
+Builds gilsim, the probe (as benches/performance.py does, without SimPy) and the flat
+loop; checks that every layer count follows the same trajectory; with valgrind on PATH,
+counts each layer's instructions on 1024 x 50 (callgrind: repeatable, unlike this VM's
+wall time); then times
 the flat loop with no layers and with all six, gilsim and the probe on 1024 x 500,
 interleaved (`--rounds` rounds, the order rotating), and prints the medians of the
 per-round ratios with their quartiles.
@@ -21,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import performance  # noqa: E402  (setup, wall, peer_toml: the same builds and scenario)
+import performance  # noqa: E402  (build, wall, peer_toml: the same builds and scenario)
 
 ROOT = performance.ROOT
 N, CORES = performance.N, performance.CORES
@@ -55,7 +56,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--no-callgrind", action="store_true")
     a = ap.parse_args()
-    gilsim, probe, _ = performance.setup()
+    gilsim, probe = performance.build()
     flat = flat_loop()
     tmp = Path(tempfile.mkdtemp(prefix="gilsim-layers-"))
     (tmp / "peer.toml").write_text(performance.peer_toml())

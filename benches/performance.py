@@ -46,18 +46,24 @@ def wall(cmd):
     return time.perf_counter() - t, p.stdout
 
 
-def setup():
+def build():
+    """Builds gilsim and the probe; returns their executables."""
     sh(["cargo", "build", "--release", "--quiet"], cwd=ROOT)
     probe_target = ROOT / "target" / "peers"
     sh(["cargo", "build", "--release", "--quiet", "--manifest-path",
         str(PEERS / "rust_limit" / "Cargo.toml"), "--target-dir", str(probe_target)])
+    return ROOT / "target" / "release" / "gilsim", probe_target / "release" / "rust_limit"
+
+
+def setup():
+    gilsim, probe = build()
     python = VENV / "bin" / "python"
     if not python.exists() or subprocess.run([str(python), "-c", "import simpy"],
                                              capture_output=True).returncode != 0:
         print("installing SimPy 4.1.2 into", VENV, file=sys.stderr)
         sh([sys.executable, "-m", "venv", str(VENV)])
         sh([str(python), "-m", "pip", "install", "--quiet", "simpy==4.1.2"])
-    return ROOT / "target" / "release" / "gilsim", probe_target / "release" / "rust_limit", python
+    return gilsim, probe, python
 
 
 def peer_toml():
