@@ -5,10 +5,9 @@ against gilsim and the Rust probe (docs/performance.md §20).
 Builds gilsim, the probe (as benches/performance.py does, without SimPy) and the flat
 loop; checks that every layer count follows the same trajectory; with valgrind on PATH,
 counts each layer's instructions on 1024 x 50 (callgrind: repeatable, unlike this VM's
-wall time); then times
-the flat loop with no layers and with all six, gilsim and the probe on 1024 x 500,
-interleaved (`--rounds` rounds, the order rotating), and prints the medians of the
-per-round ratios with their quartiles.
+wall time); then times the flat loop with no layers and with all six, gilsim and the
+probe on 1024 x 500, interleaved (`--rounds` rounds, the order rotating), and prints the
+medians of the per-round ratios with their quartiles.
 
     python3 benches/layers.py [--rounds 40] [--no-callgrind]
 """
