@@ -796,8 +796,9 @@ fn simulate<const LAYERS: u8>(threads: u32, bursts: u32, cores: u32) {
         c.drop_requests,
         c.queued,
     );
-    // Keep the layers' totals observable, so that their bookkeeping is not optimised away.
+    // Keep the layers' state observable, so that their bookkeeping is not optimised away.
     std::hint::black_box((c.context_switches, c.totals, c.work_done, c.work_requested));
+    std::hint::black_box((&sim.threads, &sim.hw));
 }
 
 fn main() {
