@@ -5,8 +5,8 @@ against gilsim and the Rust probe (docs/performance.md §20).
 Builds gilsim, the probe (as benches/performance.py does, without SimPy) and the flat
 loop; checks that every layer count follows the same trajectory; with valgrind on PATH,
 counts each layer's instructions on 1024 x 50 (callgrind: repeatable, unlike this VM's
-wall time); then times the flat loop with no layers and with all six, gilsim and the
-probe on 1024 x 500, interleaved (`--rounds` rounds, the order rotating), and prints the
+wall time); then times the flat loop with each layer count, gilsim and the probe on
+1024 x 500, interleaved (`--rounds` rounds, the order rotating), and prints the
 medians of the per-round ratios with their quartiles.
 
     python3 benches/layers.py [--rounds 40] [--no-callgrind]
@@ -98,17 +98,16 @@ def main():
     elif not a.no_callgrind:
         print("valgrind not on PATH: no instruction counts\n")
 
-    cmds = {
-        "flat, no layers": flat_cmd(performance.BURSTS, 0),
-        "flat, six layers": flat_cmd(performance.BURSTS, 6),
+    cmds = {f"flat, {n} layers": flat_cmd(performance.BURSTS, n) for n in LAYERS}
+    cmds.update({
         "gilsim": gilsim_cmd("peer.toml"),
         "probe": [str(probe), "--threads", str(N), "--cores", str(CORES),
                   "--bursts", str(performance.BURSTS), "--seed", "1"],
-    }
+    })
     times = {k: [] for k in cmds}
     order = list(cmds)
     for i in range(a.rounds):
-        for k in order[i % 4:] + order[:i % 4]:
+        for k in order[i % len(order):] + order[:i % len(order)]:
             times[k].append(performance.wall(cmds[k])[0])
     print(f"1024 x {performance.BURSTS}, whole process, {a.rounds} interleaved rounds "
           "(median of the per-round ratios, quartiles in brackets)\n")
