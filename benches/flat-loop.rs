@@ -43,7 +43,7 @@ use gilsim::engine::phases::PhaseIndex;
 use gilsim::engine::queue::EventQueue;
 use gilsim::model::program::{Cursor, Dist, Program, Step};
 use gilsim::rng::Stream;
-use gilsim::time::SimTime;
+use gilsim::time::{SimDuration, SimTime};
 
 const MS: u64 = 1_000_000;
 const SWITCH_INTERVAL: u64 = 5 * MS;
@@ -372,7 +372,8 @@ impl<'p, const LAYERS: u8> Sim<'p, LAYERS> {
             return;
         }
         if Self::FLOAT {
-            let done = ((now - th.last_update) as i64 as f64 * th.rate).min(th.remaining_f);
+            let done =
+                (SimDuration(now - th.last_update).as_nanos_f64() * th.rate).min(th.remaining_f);
             th.remaining_f -= done;
             self.counts.work_done += done;
         } else {
@@ -518,7 +519,7 @@ impl<'p, const LAYERS: u8> Sim<'p, LAYERS> {
                             th.op = Op::Compute;
                             th.remaining = work.0;
                             if Self::FLOAT {
-                                th.remaining_f = work.0 as i64 as f64;
+                                th.remaining_f = work.as_nanos_f64();
                                 self.counts.work_requested += th.remaining_f;
                             }
                         }
@@ -572,7 +573,7 @@ impl<'p, const LAYERS: u8> Sim<'p, LAYERS> {
         th.last_update = now;
         let ns = if Self::FLOAT {
             th.rate = 1.0;
-            ceil_ns(th.remaining_f)
+            SimDuration::from_nanos_f64_ceil(th.remaining_f).as_nanos()
         } else {
             th.remaining
         };
@@ -761,13 +762,6 @@ impl<'p, const LAYERS: u8> Sim<'p, LAYERS> {
     }
 }
 
-/// `x.ceil()` as whole nanoseconds, as `src/engine/cpu.rs` computes it.
-fn ceil_ns(x: f64) -> u64 {
-    let x = x.clamp(0.0, u64::MAX as f64 / 4.0);
-    let n = x as i64;
-    (n + i64::from((n as f64) < x)) as u64
-}
-
 /// The peer workload's program, `repeat = K` of one CPU and one I/O step, as gilsim's model
 /// builds it from `benches/peer-workload.toml`.
 fn program(bursts: u32) -> Program {
@@ -802,10 +796,18 @@ fn simulate<const LAYERS: u8>(threads: u32, bursts: u32, cores: u32) {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; the numbers are the positional arguments.
+    // `cargo bench` passes `--bench`; the numbers are the other arguments.
     let args: Vec<u32> = std::env::args()
         .skip(1)
-        .filter_map(|a| a.parse().ok())
+        .filter(|a| !a.starts_with("--"))
+        .map(|a| {
+            a.parse().unwrap_or_else(|_| {
+                eprintln!(
+                    "usage: flat-loop [THREADS] [BURSTS] [CORES] [LAYERS]: {a:?} is not a number"
+                );
+                std::process::exit(2)
+            })
+        })
         .collect();
     let threads = args.first().copied().unwrap_or(1024);
     let bursts = args.get(1).copied().unwrap_or(500);

@@ -69,6 +69,10 @@ def main():
     def flat_cmd(bursts, layers):
         return [flat, str(N), str(bursts), str(CORES), str(layers)]
 
+    def probe_cmd(bursts):
+        return [str(probe), "--threads", str(N), "--cores", str(CORES),
+                "--bursts", str(bursts), "--seed", "1"]
+
     # One trajectory whatever the layers: the bookkeeping they add decides nothing here.
     runs = [json.loads(subprocess.run(flat_cmd(50, n), check=True, capture_output=True,
                                       text=True).stdout) for n in LAYERS]
@@ -87,8 +91,7 @@ def main():
         names = ["the flat loop", "+ hardware-thread slots", "+ lanes", "+ program cursor",
                  "+ f64 work", "+ the process's GIL", "+ loop limits"]
         print("| 1024 x 50, callgrind | instructions | vs the probe |\n|---|---|---|")
-        base = instructions([str(probe), "--threads", str(N), "--cores", str(CORES),
-                             "--bursts", "50", "--seed", "1"])
+        base = instructions(probe_cmd(50))
         for n, name in zip(LAYERS, names):
             i = instructions(flat_cmd(50, n))
             print(f"| {name} | {i / 1e6:.1f} M | {i / base:.2f}x |")
@@ -101,8 +104,7 @@ def main():
     cmds = {f"flat, {n} layers": flat_cmd(performance.BURSTS, n) for n in LAYERS}
     cmds.update({
         "gilsim": gilsim_cmd("peer.toml"),
-        "probe": [str(probe), "--threads", str(N), "--cores", str(CORES),
-                  "--bursts", str(performance.BURSTS), "--seed", "1"],
+        "probe": probe_cmd(performance.BURSTS),
     })
     times = {k: [] for k in cmds}
     order = list(cmds)

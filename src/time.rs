@@ -93,6 +93,17 @@ impl SimDuration {
         }
     }
 
+    /// `x.ceil()` nanoseconds, clamped to [0, u64::MAX / 4], without `f64::ceil` (a libm
+    /// call on baseline x86-64, and the engine does this at every re-timing of running
+    /// work). The clamp keeps `x` below 2^62, so the conversions go through `i64` (one
+    /// instruction each; `u64`'s take six). NaN gives zero.
+    #[inline]
+    pub fn from_nanos_f64_ceil(x: f64) -> Self {
+        let x = x.clamp(0.0, u64::MAX as f64 / 4.0);
+        let n = x as i64;
+        SimDuration((n + i64::from((n as f64) < x)) as u64)
+    }
+
     /// True for a zero-length duration.
     pub fn is_zero(self) -> bool {
         self.0 == 0
@@ -172,6 +183,15 @@ impl fmt::Display for SimTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_nanos_f64_ceil_is_ceil_clamped() {
+        for x in [0.0, 0.2, 1.0, 1.5, 2.999, 1e12 + 0.5, -3.0, f64::NAN, 1e300] {
+            let want = x.ceil().clamp(0.0, u64::MAX as f64 / 4.0) as u64;
+            let got = SimDuration::from_nanos_f64_ceil(x).as_nanos();
+            assert_eq!(got, if x.is_nan() { 0 } else { want }, "{x}");
+        }
+    }
 
     #[test]
     fn arithmetic_saturates_instead_of_wrapping() {

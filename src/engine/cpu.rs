@@ -416,36 +416,13 @@ impl Sim<'_> {
         let th = &mut self.threads[t as usize];
         th.rate = rate;
         // At full speed the quotient is the dividend: skip the divide's latency (exact).
-        let ns = ceil_ns(if rate == 1.0 {
+        let work = crate::time::SimDuration::from_nanos_f64_ceil(if rate == 1.0 {
             th.remaining
         } else {
             th.remaining / rate
         });
-        th.done_at = self.now + crate::time::SimDuration(ns);
+        th.done_at = self.now + work;
         let epoch = self.bump(t);
-        self.schedule(
-            crate::time::SimDuration(ns),
-            Event::ComputeDone { t, epoch },
-        );
-    }
-}
-
-/// `x.ceil()` as whole nanoseconds, clamped to [0, u64::MAX / 4], without `f64::ceil`
-/// (a libm call on baseline x86-64, and this is on every re-timing). The clamp keeps `x`
-/// below 2^62, so the conversions go through `i64` (one instruction each; `u64`'s take six).
-fn ceil_ns(x: f64) -> u64 {
-    let x = x.clamp(0.0, u64::MAX as f64 / 4.0);
-    let n = x as i64;
-    (n + i64::from((n as f64) < x)) as u64
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ceil_ns_is_ceil_clamped() {
-        for x in [0.0, 0.2, 1.0, 1.5, 2.999, 1e12 + 0.5, -3.0, f64::NAN, 1e300] {
-            let want = x.ceil().clamp(0.0, u64::MAX as f64 / 4.0) as u64;
-            assert_eq!(super::ceil_ns(x), if x.is_nan() { 0 } else { want }, "{x}");
-        }
+        self.schedule(work, Event::ComputeDone { t, epoch });
     }
 }
