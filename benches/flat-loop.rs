@@ -252,16 +252,13 @@ impl<'p, const LAYERS: u8> Sim<'p, LAYERS> {
         &mut self.gils[process as usize]
     }
 
-    /// The GIL of `t`'s process: through the thread from layer 5 on.
+    /// The GIL of `t`'s process.
     fn gil_of(&mut self, t: u32) -> &mut Gil {
-        let p = if Self::PROCESS {
-            self.threads[t as usize].process
-        } else {
-            0
-        };
-        &mut self.gils[p as usize]
+        let process = self.process_of(t);
+        self.gil(process)
     }
 
+    /// `t`'s process: through the thread from layer 5 on.
     fn process_of(&self, t: u32) -> u32 {
         if Self::PROCESS {
             self.threads[t as usize].process
@@ -765,8 +762,12 @@ impl<'p, const LAYERS: u8> Sim<'p, LAYERS> {
 /// The peer workload's program, `repeat = K` of one CPU and one I/O step, as gilsim's model
 /// builds it from `benches/peer-workload.toml`.
 fn program(bursts: u32) -> Program {
-    let text =
-        include_str!("peer-workload.toml").replace("repeat = 200", &format!("repeat = {bursts}"));
+    let text = include_str!("peer-workload.toml");
+    assert!(
+        text.contains("repeat = 200"),
+        "benches/peer-workload.toml no longer says `repeat = 200`: the burst count would not apply"
+    );
+    let text = text.replace("repeat = 200", &format!("repeat = {bursts}"));
     let scenario = gilsim::model::load("peer-workload.toml", &text, None)
         .expect("the bundled peer workload loads");
     scenario.kinds[0].program.clone()

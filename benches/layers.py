@@ -57,7 +57,7 @@ def main():
     a = ap.parse_args()
     gilsim, probe = performance.build()
     flat = flat_loop()
-    tmp = Path(tempfile.mkdtemp(prefix="gilsim-layers-"))
+    tmp = performance.scratch("gilsim-layers-")
     (tmp / "peer.toml").write_text(performance.peer_toml())
     small = performance.peer_toml().replace(f"repeat = {performance.BURSTS}", "repeat = 50")
     (tmp / "peer50.toml").write_text(small)

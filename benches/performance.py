@@ -21,7 +21,9 @@ with the mean of its runs: a single 0.2 s run samples one moment of this VM's sp
 """
 import argparse
 import json
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,6 +68,13 @@ def setup():
     return gilsim, probe, python
 
 
+def scratch(prefix):
+    """A temporary directory for the runs' inputs and outputs, removed when the script ends."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    return tmp
+
+
 def peer_toml():
     """benches/peer-workload.toml at the benchmark's size (N threads x BURSTS bursts)."""
     peer = (ROOT / "benches" / "peer-workload.toml").read_text()
@@ -101,7 +110,7 @@ def main():
                     help="gilsim and probe runs per round, alternating, around the SimPy run")
     a = ap.parse_args()
     gilsim, probe, python = setup()
-    tmp = Path(tempfile.mkdtemp(prefix="gilsim-perf-"))
+    tmp = scratch("gilsim-perf-")
     scenarios(tmp)
     runs = {k: [] for k in ("gilsim", "probe", "simpy", "million", "default")}
     makespans = {}
