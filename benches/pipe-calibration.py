@@ -16,10 +16,12 @@ large-payloads.toml (Pool(2), 50 ms tasks, 8 MB in, 2 MB out).
 Without --host it first runs `gilsim calibrate --quick` for the rest of the profile.
 """
 import argparse
+import atexit
 import csv
 import importlib.util
 import multiprocessing as mp
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -103,6 +105,7 @@ def main():
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     tmp = Path(tempfile.mkdtemp(prefix="gilsim-pipe-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     host = a.host
     if host is None:
         host = tmp / "host.toml"
