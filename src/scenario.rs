@@ -252,13 +252,39 @@ pub fn parse(file: &str, text: &str) -> Result<RawScenario, ScenarioError> {
     check_nesting(file, text)?;
     toml::from_str::<RawScenario>(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        ScenarioError::at(file, text, offset, tidy_toml_message(e.message()))
+        let key = key_before(text, offset);
+        ScenarioError::at(file, text, offset, tidy_toml_message(e.message(), key))
     })
 }
 
+/// Keys whose string values are names or words, not quantities with units.
+const WORD_KEYS: [&str; 10] = [
+    "name",
+    "description",
+    "baseline",
+    "preset",
+    "strategy",
+    "start_method",
+    "net",
+    "op",
+    "device",
+    "pattern",
+];
+
+/// The key of the `key = value` whose value starts at `offset`, if the text there reads so.
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = text.get(..offset)?.trim_end();
+    let before = before.strip_suffix('=')?.trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .map_or(0, |i| i + 1);
+    Some(&before[start..]).filter(|k| !k.is_empty())
+}
+
 /// toml's messages are good but speak serde ("invalid type: integer `4`, expected a
-/// string"); this keeps them and adds what a scenario author needs to know.
-fn tidy_toml_message(message: &str) -> String {
+/// string"); this keeps them and adds what a scenario author needs to know. `key` is the
+/// key whose value is wrong, when the text shows it.
+fn tidy_toml_message(message: &str, key: Option<&str>) -> String {
     let message = message.trim();
     if message.starts_with("unknown field") {
         format!("{message} (unknown keys are errors: check the spelling against DESIGN §2)")
@@ -267,6 +293,9 @@ fn tidy_toml_message(message: &str) -> String {
     } else if message.starts_with("invalid type") && message.ends_with("expected f64") {
         format!("{}a number such as 1.25", message.trim_end_matches("f64"))
     } else if message.contains("expected a string") && message.starts_with("invalid type") {
+        if key.is_some_and(|k| WORD_KEYS.contains(&k)) {
+            return format!("{message}: write it in quotes");
+        }
         format!("{message}: write the value as a string with a unit, like \"5ms\" or \"4MiB\"")
     } else {
         message.to_string()
@@ -356,6 +385,18 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn the_key_before_a_value_is_found_in_tables_and_inline_tables() {
+        let text = "name = 5\nsteps = [{ cpu = 5, op= 3 }]\n";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(key_before(text, at("5\n")), Some("name"));
+        assert_eq!(key_before(text, at("5,")), Some("cpu"));
+        assert_eq!(key_before(text, at("3 ")), Some("op"));
+        assert_eq!(key_before(text, at("[{")), Some("steps"));
+        assert_eq!(key_before(text, 0), None);
+        assert_eq!(key_before(text, at("{")), None);
     }
 
     #[test]
