@@ -3,7 +3,10 @@
 //! `--cores` takes a list (`1,2,4,8`) or a range `A..B`, which means the doubling sequence
 //! from A up to B (B included): a speedup curve reads best on doubling worker counts.
 //! `--measured FILE.csv` reads a CSV with the header `workers,seconds` (one line per run; a
-//! line with workers = 1 is required: it is the serial time the speedups divide).
+//! line with workers = 1 is required: it is the serial time the speedups divide). Several
+//! runs at one worker count are taken as repeats of one measurement: each count's median
+//! time is its point (a mean would let one slow outlier move the fit), and the points are
+//! in worker order whatever the file's order.
 
 use std::path::{Path, PathBuf};
 
@@ -154,7 +157,24 @@ pub fn read_measured(path: &Path) -> Result<Vec<(f64, f64)>, Error> {
             "needs a line with workers = 1: the serial time that speedups divide".into(),
         ));
     }
-    Ok(points)
+    Ok(medians_by_workers(points))
+}
+
+/// One point per worker count, its runs' median time, in worker order.
+fn medians_by_workers(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    points
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|runs| {
+            let n = runs.len();
+            let median = if n % 2 == 1 {
+                runs[n / 2].1
+            } else {
+                (runs[n / 2 - 1].1 + runs[n / 2].1) / 2.0
+            };
+            (runs[0].0, median)
+        })
+        .collect()
 }
 
 fn fmt(x: f64) -> String {

@@ -149,6 +149,35 @@ fn amdahl_measured_gives_karp_flatt_by_hand() {
 }
 
 #[test]
+fn amdahl_measured_takes_the_median_of_repeated_runs_in_worker_order() {
+    let dir = tempdir();
+    let csv = dir.path().join("runs.csv");
+    // p = 1: 10, 12, 11 s → 11 s; p = 2: 6, 5 s → 5.5 s, so S = 2 at p = 2.
+    std::fs::write(&csv, "workers,seconds\n2,6\n1,10\n1,12\n1,11\n2,5\n").unwrap();
+    let out = gilsim(dir.path())
+        .args([
+            "amdahl", "--serial", "0.1", "--cores", "1", "--format", "csv",
+        ])
+        .args(["-q", "--no-charts", "--measured"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let text = super::succeeded(out);
+    let measured: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|r| !r[5].is_empty())
+        .map(|r| (r[0].clone(), r[5].clone()))
+        .collect();
+    assert_eq!(
+        measured,
+        [("1".into(), "1".into()), ("2".into(), "2".into())],
+        "{text}"
+    );
+}
+
+#[test]
 fn amdahl_rejects_bad_input_with_positions() {
     let dir = tempdir();
     let csv = dir.path().join("bad.csv");
