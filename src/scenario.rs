@@ -275,10 +275,10 @@ const WORD_KEYS: [&str; 10] = [
 fn key_before(text: &str, offset: usize) -> Option<&str> {
     let before = text.get(..offset)?.trim_end();
     let before = before.strip_suffix('=')?.trim_end();
-    let start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .map_or(0, |i| i + 1);
-    Some(&before[start..]).filter(|k| !k.is_empty())
+    let key = before
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .next()?;
+    Some(key).filter(|k| !k.is_empty())
 }
 
 /// toml's messages are good but speak serde ("invalid type: integer `4`, expected a
@@ -396,6 +396,8 @@ mod tests {
         assert_eq!(key_before(text, at("3 ")), Some("op"));
         assert_eq!(key_before(text, at("[{")), Some("steps"));
         assert_eq!(key_before(text, 0), None);
+        assert_eq!(key_before("é = 1", "é = ".len()), None);
+        assert_eq!(key_before("x = \"é\"\ny = 1", 13), Some("y"));
         assert_eq!(key_before(text, at("{")), None);
     }
 
