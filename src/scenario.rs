@@ -117,6 +117,8 @@ pub struct RawPython {
     pub switch_interval: Option<Spanned<String>>,
     pub thread_start: Option<Spanned<String>>,
     pub process_start: Option<RawStartMethods>,
+    pub process_start_parent: Option<RawStartMethods>,
+    pub pool_setup: Option<RawStartMethods>,
     pub helper_start: Option<RawHelperStart>,
     pub pickle: Option<Spanned<String>>,
     pub ipc: Option<Spanned<String>>,

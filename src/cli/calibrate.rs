@@ -9,7 +9,7 @@ use clap::Args;
 use crate::child::ChildError;
 use crate::error::Error;
 use crate::host::{self, measure, Notes};
-use crate::model::{preset, Channel, Preset};
+use crate::model::{preset, Channel, Preset, Python, StartMethod};
 use crate::report;
 use crate::time::SimDuration;
 
@@ -25,6 +25,60 @@ pub struct CalibrateArgs {
     /// No progress or notes on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// A Pool's start in three parts (docs/decisions.md, "Pool start"), from the probe's
+/// `pool_lifecycle_M` (one warm Pool(1)'s start, map, close and join), `process_start_parent_M`
+/// and `process_start_M` (its parent's CPU per worker and a worker's own): what is left of
+/// the lifecycle once those and the model's other costs of it are taken out is
+/// `pool_setup`, paid once per Pool. Of those costs the worker's start runs beside the
+/// parent starting Pool's three handler threads, so the larger of the two counts.
+fn pool_start(
+    python: &mut Python,
+    secs: &dyn Fn(&str) -> Option<f64>,
+    note: &mut dyn FnMut(&str, &str),
+) {
+    for method in StartMethod::ALL {
+        let m = method.name();
+        let field = |what: &str| secs(&format!("{what}_{m}")).map(SimDuration::from_secs_f64);
+        let (Some(lifecycle), Some(parent), Some(child)) = (
+            field("pool_lifecycle"),
+            field("process_start_parent"),
+            field("process_start"),
+        ) else {
+            continue;
+        };
+        *python.process_start_parent.of_mut(method) = parent;
+        *python.process_start.of_mut(method) = child;
+        let handlers = SimDuration(3 * python.thread_start.0);
+        let message =
+            python.dispatch.processes + python.pool_worker + SimDuration(2 * python.ipc_latency.0);
+        let accounted = parent + child.max(handlers) + message;
+        let setup = SimDuration(lifecycle.0.saturating_sub(accounted.0));
+        *python.pool_setup.of_mut(method) = setup;
+        let pool = format!("get_context('{m}').Pool");
+        note(
+            &format!("python.process_start_parent.{m}"),
+            &format!(
+                "{pool}(4)'s constructor less {pool}(1)'s, over 3: the parent's CPU time (getrusage), once the helper processes run; medians of 3 fresh python3"
+            ),
+        );
+        let child_how = if method == StartMethod::Forkserver {
+            "the worker's CPU time (/proc/PID/schedstat) after map(abs, [1]), before close"
+        } else {
+            "the worker's CPU time over its life (getrusage(RUSAGE_CHILDREN) across start, map(abs, [1]), close, join)"
+        };
+        note(
+            &format!("python.process_start.{m}"),
+            &format!("{pool}(1): {child_how}; median of 3 fresh python3"),
+        );
+        note(
+            &format!("python.pool_setup.{m}"),
+            &format!(
+                "{pool}(1)'s start, map(abs, [1]), close and join, {lifecycle} (median of 3 fresh python3), less the parent's and the worker's start above, 3 × thread_start beside the worker's start, and one message (dispatch, pool_worker, 2 × ipc_latency)"
+            ),
+        );
+    }
 }
 
 fn sim(d: Duration) -> SimDuration {
@@ -210,14 +264,8 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
     let python_note = match python_probe(args.quick) {
         Ok(v) => {
             let secs = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-            let start = |method: &str| {
-                format!(
-                    "get_context('{method}').Pool(1): start, map(abs, [1]), close, join, once the helper processes run; median of 3 fresh python3"
-                )
-            };
-            let (fork, forkserver, spawn) = (start("fork"), start("forkserver"), start("spawn"));
             // (profile key, where it goes, probe field, how it was measured)
-            let durations: [(&str, &mut SimDuration, &str, &str); 13] = [
+            let durations: [(&str, &mut SimDuration, &str, &str); 10] = [
                 ("python.switch_interval", &mut python.switch_interval, "switch_interval",
                  "sys.getswitchinterval()"),
                 ("python.thread_start", &mut python.thread_start, "thread_start",
@@ -234,9 +282,6 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                  "extra CPU per involuntary context switch of a pure-Python loop, pinned with another process that wakes every 0.5 ms on its CPU (phases of 20 ms interleaved)"),
                 ("python.ipc_latency", &mut python.ipc_latency, "ipc_latency",
                  "half a 1-byte round trip through one-way multiprocessing pipes to a forked process, after a warm-up; median of 3 processes"),
-                ("python.process_start.fork", &mut python.process_start.fork, "process_start_fork", &fork),
-                ("python.process_start.forkserver", &mut python.process_start.forkserver, "process_start_forkserver", &forkserver),
-                ("python.process_start.spawn", &mut python.process_start.spawn, "process_start_spawn", &spawn),
                 ("python.helper_start.resource_tracker", &mut python.helper_start.resource_tracker, "helper_tracker",
                  "CPU time of the resource tracker's process once started (/proc/PID/schedstat), median of 3 fresh python3"),
                 ("python.helper_start.forkserver", &mut python.helper_start.forkserver, "helper_forkserver",
@@ -286,6 +331,7 @@ pub(super) fn run(args: &CalibrateArgs) -> Result<(), Error> {
                 };
                 note(key, &how);
             }
+            pool_start(&mut python, &secs, &mut note);
             if let Some(r) = secs("pickle").filter(|r| *r > 0.0) {
                 python.pickle = r;
                 note(

@@ -22,8 +22,10 @@
 //! - **processes** (`multiprocessing.Pool(workers).map`): with spawn and forkserver the
 //!   parent first starts the resource tracker (a process computing
 //!   `helper_start.resource_tracker`, not waited for) and with forkserver the server
-//!   (`helper_start.forkserver`, waited for before the first worker); then it starts each
-//!   worker process (the child pays `process_start[method]`), then starts Pool's three handler
+//!   (`helper_start.forkserver`, waited for before the first worker); then it sets the Pool
+//!   up (`pool_setup[method]`, holding its GIL) and starts each worker process, one after
+//!   another (`process_start_parent[method]` of its own CPU each, holding its GIL; the child
+//!   then pays `process_start[method]`), then starts Pool's three handler
 //!   threads (`thread_start` each; the worker-handler thread is idle and has no lane). The
 //!   task-handler thread sends each chunk: `dispatch.processes` per message, pickling
 //!   (`payload × tasks / pickle`) under the parent's GIL, writing into the pipe (off-GIL;
@@ -146,8 +148,10 @@ enum Stage {
     StartHelpers {
         next: u8,
     },
+    /// Each worker: the parent's share of its start (`paid`), then the process.
     StartWorkers {
         next: u32,
+        paid: bool,
     },
     StartHandlers {
         next: u8,
@@ -620,12 +624,40 @@ impl Sim<'_> {
                             }
                         }
                         0..=2 => {}
-                        _ => m.stage = Stage::StartWorkers { next: 0 },
+                        _ => {
+                            m.stage = Stage::StartWorkers {
+                                next: 0,
+                                paid: false,
+                            };
+                            // Pool.__init__'s queues and locks, and the part of its start
+                            // and shutdown no other cost counts (python.pool_setup).
+                            let setup = py.pool_setup.of(method);
+                            if !setup.is_zero() {
+                                return Action::Compute {
+                                    work: setup,
+                                    gil: true,
+                                    state: State::Spawn,
+                                };
+                            }
+                        }
                     }
                 }
-                Stage::StartWorkers { next } => {
+                Stage::StartWorkers { next, paid } => {
                     if next < self.workers {
-                        m.stage = Stage::StartWorkers { next: next + 1 };
+                        // The parent's share of `Process.start()`, one worker after another.
+                        let own = py.process_start_parent.of(self.experiment.start_method);
+                        if !paid && !own.is_zero() {
+                            m.stage = Stage::StartWorkers { next, paid: true };
+                            return Action::Compute {
+                                work: own,
+                                gil: true,
+                                state: State::Spawn,
+                            };
+                        }
+                        m.stage = Stage::StartWorkers {
+                            next: next + 1,
+                            paid: false,
+                        };
                         return Action::StartProcess(Spawn::PoolWorker, "worker", next + 1);
                     }
                     m.stage = Stage::StartHandlers {
@@ -1090,11 +1122,7 @@ impl Sim<'_> {
         let py = &self.scenario.python;
         if !w.started {
             w.started = true;
-            let start = match self.experiment.start_method {
-                StartMethod::Fork => py.process_start.fork,
-                StartMethod::Forkserver => py.process_start.forkserver,
-                StartMethod::Spawn => py.process_start.spawn,
-            };
+            let start = py.process_start.of(self.experiment.start_method);
             return Action::Compute {
                 work: start,
                 gil: true,

@@ -16,6 +16,8 @@ wakeup = "0ns"
 [python]
 thread_start = "0ns"
 process_start = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
+process_start_parent = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
+pool_setup = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
 helper_start = { resource_tracker = "0ns", forkserver = "0ns" }
 dispatch = { threads = "0ns", processes = "0ns", asyncio = "0ns" }
 pool_worker = "0ns"
@@ -308,6 +310,35 @@ fn processes_up_to_the_core_count_take_the_longest_share() {
     // 8 tasks on 4 processes: two rounds.
     let s = cpu_scenario(8, "100ms", true, "processes", 4);
     assert_eq!(run(&s, 0, 4).makespan, SimTime(200_000_000));
+}
+
+#[test]
+fn the_parent_sets_the_pool_up_then_starts_its_workers_one_after_another() {
+    use crate::model::python::StartCosts;
+    // Four 100 ms tasks on four processes, four cores. Pool.__init__ sets up its queues
+    // (5 ms) and starts each worker (10 ms of the parent's CPU each, holding its GIL) before
+    // its handler threads send the first task: every task starts at 45 ms.
+    let mut s = cpu_scenario(4, "100ms", true, "processes", 4);
+    s.python.pool_setup = StartCosts::all(SimDuration::from_millis(5));
+    s.python.process_start_parent.fork = SimDuration::from_millis(10);
+    let t = run(&s, 0, 4);
+    assert_eq!(t.makespan, SimTime(145_000_000));
+    let main = t.lanes.iter().position(|l| l.name == "main").unwrap() as u32;
+    let spawning: u64 = t
+        .segments
+        .iter()
+        .filter(|seg| seg.lane == main && seg.state == State::Spawn)
+        .map(|seg| (seg.end - seg.start).as_nanos())
+        .sum();
+    assert_eq!(spawning, 45_000_000);
+    // A child's own start runs beside the parent's: only worker 4, forked last at 45 ms,
+    // is still starting when the tasks come, and its 3 ms delay its task.
+    s.python.process_start.fork = SimDuration::from_millis(3);
+    assert_eq!(run(&s, 0, 4).makespan, SimTime(148_000_000));
+    // The costs are the start method's own.
+    s.experiments[0].start_method = crate::model::StartMethod::Spawn;
+    s.python.process_start.spawn = SimDuration::ZERO;
+    assert_eq!(run(&s, 0, 4).makespan, SimTime(105_000_000));
 }
 
 #[test]

@@ -132,15 +132,22 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
             &p.dispatch,
             &p.executor_lock,
         );
-        let tables: [(&str, &[(&str, SimDuration)]); 4] = [
-            (
-                "python.process_start",
-                &[
-                    ("fork", s.fork),
-                    ("forkserver", s.forkserver),
-                    ("spawn", s.spawn),
-                ],
-            ),
+        let per_method = |c: &crate::model::python::StartCosts| {
+            [
+                ("fork", c.fork),
+                ("forkserver", c.forkserver),
+                ("spawn", c.spawn),
+            ]
+        };
+        let (s, parent, setup) = (
+            per_method(s),
+            per_method(&p.process_start_parent),
+            per_method(&p.pool_setup),
+        );
+        let tables: [(&str, &[(&str, SimDuration)]); 6] = [
+            ("python.process_start", &s),
+            ("python.process_start_parent", &parent),
+            ("python.pool_setup", &setup),
             (
                 "python.helper_start",
                 &[
@@ -209,6 +216,8 @@ mod tests {
         let mut python = preset::default_python();
         python.pickle = 1_345_166_833.0;
         python.process_start.spawn = SimDuration(148_019_692);
+        python.process_start_parent.fork = SimDuration(1_734_001);
+        python.pool_setup.forkserver = SimDuration(2_345_678);
         python.pool_worker = SimDuration(27_345);
         let profile = Preset { machine, python };
         let notes = vec![(
@@ -219,6 +228,25 @@ mod tests {
         assert!(text.contains("wakeup = \"23456ns\"  # condvar ping-pong"));
         let back = crate::model::load_profile("host.toml", &text).unwrap();
         assert_eq!(back, profile);
+    }
+
+    #[test]
+    fn a_profile_from_before_the_split_pool_start_adds_no_default_parent_share() {
+        use crate::model::python::StartCosts;
+        let zero = StartCosts::all(SimDuration::ZERO);
+        let old = "[python]\nprocess_start = { fork = \"9ms\" }\n";
+        let p = crate::model::load_profile("host.toml", old).unwrap().python;
+        assert_eq!(p.process_start.fork, SimDuration::from_millis(9));
+        assert_eq!((&p.process_start_parent, &p.pool_setup), (&zero, &zero));
+        // A profile with either new table keeps the defaults for what it does not set.
+        let new = format!("{old}pool_setup = {{ fork = \"3ms\" }}\n");
+        let p = crate::model::load_profile("host.toml", &new)
+            .unwrap()
+            .python;
+        let defaults = preset::default_python();
+        assert_eq!(p.process_start_parent, defaults.process_start_parent);
+        assert_eq!(p.pool_setup.fork, SimDuration::from_millis(3));
+        assert_ne!(defaults.process_start_parent, zero);
     }
 
     #[test]

@@ -147,31 +147,55 @@ exec(CPU_SECONDS)
 
 
 POOL_START = """
-import json, os, sys, time
+import json, os, resource, statistics, sys, time
 import multiprocessing as mp
 import multiprocessing.pool
 
 """ + CPU_SECONDS + """
 
-def pool_once(ctx):
-    t = time.perf_counter()
-    pool = ctx.Pool(1)
-    pool.map(abs, [1])
+def own_cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def pool_once(ctx, n=1):
+    # One Pool(n)'s start, map(abs, range(n)), close and join: its wall time, the parent's
+    # CPU time in the constructor, and the workers' CPU time — of the reaped children (fork
+    # and spawn: their whole life, exit included), else (forkserver's workers are the
+    # server's children) each worker's before close.
+    t, c, k = time.perf_counter(), own_cpu(), children_cpu()
+    pool = ctx.Pool(n)
+    construct = own_cpu() - c
+    pool.map(abs, range(n), chunksize=1)
+    before_close = sum(cpu_seconds(w.pid) for w in pool._pool)
     pool.close()
     pool.join()
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    reaped = children_cpu() - k
+    return wall, construct, (reaped if reaped > 0 else before_close) / n
 
 
 if __name__ == "__main__":
     ctx = mp.get_context(sys.argv[1])
     pool_once(ctx)  # starts the helpers (resource tracker, forkserver) and imports
-    later = sorted(pool_once(ctx) for _ in range(3))[1]
+    ones = [pool_once(ctx) for _ in range(3)]
+    fours = [pool_once(ctx, 4) for _ in range(3)]
+    later = statistics.median(o[0] for o in ones)
     time.sleep(0.2)  # the helpers are idle by now
     from multiprocessing import forkserver, resource_tracker
     tracker = resource_tracker._resource_tracker._pid
     server = forkserver._forkserver._forkserver_pid
     print(json.dumps({
         "worker": later,
+        # The parent's CPU per worker in the constructor: Pool(4)'s less Pool(1)'s, over 3.
+        "parent": max(statistics.median(f[1] for f in fours)
+                      - statistics.median(o[1] for o in ones), 0.0) / 3,
+        "child": statistics.median(o[2] for o in ones),
         "tracker": cpu_seconds(tracker) if tracker else None,
         "server": cpu_seconds(server) if server else None,
     }))
@@ -373,7 +397,9 @@ def main():
     methods = ["fork"] if QUICK else ["fork", "forkserver", "spawn"]
     for m in methods:
         runs = [pool_start(m) for _ in range(3)]
-        out["process_start_" + m] = statistics.median(r["worker"] for r in runs)
+        out["pool_lifecycle_" + m] = statistics.median(r["worker"] for r in runs)
+        out["process_start_parent_" + m] = statistics.median(r["parent"] for r in runs)
+        out["process_start_" + m] = statistics.median(r["child"] for r in runs)
         if m == "forkserver":
             # Both helpers run with forkserver; spawn starts only the tracker.
             out["helper_tracker"] = statistics.median(r["tracker"] for r in runs)

@@ -205,6 +205,18 @@ pub fn default_python() -> Python {
             forkserver: SimDuration::from_millis(8),
             spawn: SimDuration::from_millis(60),
         },
+        // Measured with CPython 3.11.7 on the project's VM (the parent's CPU time over
+        // `Pool(n)`'s construction, n = 1…16, medians of 5): 1.3–1.7 ms more per worker with
+        // fork (`os.fork()` copies the page tables), 0.6–0.7 ms with spawn and forkserver
+        // (launching or asking for the process and sending its preparation data); ~2 ms for
+        // n = 0 beside the handler threads' starts, and ~1 ms of the parent's CPU in close
+        // and join (docs/decisions.md, "Pool start").
+        process_start_parent: StartCosts {
+            fork: SimDuration::from_micros(1_500),
+            forkserver: SimDuration::from_micros(600),
+            spawn: SimDuration::from_micros(700),
+        },
+        pool_setup: StartCosts::all(SimDuration::from_millis(2)),
         // Each helper is a fresh interpreter like a spawn child (60 ms above). The tracker
         // imports less than a child (no main module): measured on the project's VM with
         // CPython 3.11.7, tracker 60–80 ms and server 70–80 ms of CPU against ~85 ms for a

@@ -8,7 +8,8 @@ use crate::time::SimDuration;
 
 use super::Ctx;
 
-/// Cost of starting one worker process, per start method (paid in the child).
+/// A cost per start method: of starting one worker process (in the child, or the parent's
+/// share in the parent), or of setting up one Pool.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartCosts {
     /// `fork`: copy-on-write clone of the parent.
@@ -17,6 +18,35 @@ pub struct StartCosts {
     pub forkserver: SimDuration,
     /// `spawn`: a fresh interpreter that imports the main module.
     pub spawn: SimDuration,
+}
+
+impl StartCosts {
+    /// The cost for `method`.
+    pub fn of(&self, method: super::StartMethod) -> SimDuration {
+        match method {
+            super::StartMethod::Fork => self.fork,
+            super::StartMethod::Forkserver => self.forkserver,
+            super::StartMethod::Spawn => self.spawn,
+        }
+    }
+
+    /// The cost for `method`, to set.
+    pub fn of_mut(&mut self, method: super::StartMethod) -> &mut SimDuration {
+        match method {
+            super::StartMethod::Fork => &mut self.fork,
+            super::StartMethod::Forkserver => &mut self.forkserver,
+            super::StartMethod::Spawn => &mut self.spawn,
+        }
+    }
+
+    /// The same cost for every method.
+    pub const fn all(cost: SimDuration) -> Self {
+        StartCosts {
+            fork: cost,
+            forkserver: cost,
+            spawn: cost,
+        }
+    }
 }
 
 /// CPU time of the helper processes `multiprocessing` starts once per program (each a
@@ -74,8 +104,18 @@ pub struct Python {
     pub switch_interval: SimDuration,
     /// `threading.Thread.start()` until the new thread runs.
     pub thread_start: SimDuration,
-    /// Worker process start, per start method.
+    /// Worker process start, per start method: in the child (its interpreter's start up to
+    /// the worker loop, and its exit).
     pub process_start: StartCosts,
+    /// The parent's share of starting one worker, holding its GIL, one worker after
+    /// another: `Process.start()` — `os.fork()`, or launching the interpreter and sending
+    /// it the preparation data (spawn), or asking the server (forkserver). An addition to
+    /// DESIGN §2 (docs/decisions.md, "Pool start").
+    pub process_start_parent: StartCosts,
+    /// Once per Pool, in the parent holding its GIL: Pool's queues and locks, and the rest
+    /// of one Pool's start and shutdown that the other costs do not count. An addition to
+    /// DESIGN §2 (docs/decisions.md, "Pool start").
+    pub pool_setup: StartCosts,
     /// Helper processes started once per program (spawn and forkserver).
     pub helper_start: HelperStart,
     /// `pickle.dumps`/`loads` throughput, bytes per second.
@@ -118,15 +158,21 @@ pub(super) fn build(
     if let Some(d) = &raw.thread_start {
         p.thread_start = ctx.duration(d)?;
     }
-    if let Some(s) = &raw.process_start {
-        durations(
-            ctx,
-            [
-                (&s.fork, &mut p.process_start.fork),
-                (&s.forkserver, &mut p.process_start.forkserver),
-                (&s.spawn, &mut p.process_start.spawn),
-            ],
-        )?;
+    for (raw, costs) in [
+        (&raw.process_start, &mut p.process_start),
+        (&raw.process_start_parent, &mut p.process_start_parent),
+        (&raw.pool_setup, &mut p.pool_setup),
+    ] {
+        if let Some(s) = raw {
+            durations(
+                ctx,
+                [
+                    (&s.fork, &mut costs.fork),
+                    (&s.forkserver, &mut costs.forkserver),
+                    (&s.spawn, &mut costs.spawn),
+                ],
+            )?;
+        }
     }
     if let Some(h) = &raw.helper_start {
         durations(

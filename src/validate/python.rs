@@ -358,7 +358,7 @@ def run(name, workers):
     exp = experiments()[name]
     tasks = exp["tasks"]
     # Imported before the clock starts, as a program would at its top (Pool imports these
-    # at its first use; gilsim's process_start is measured with them imported).
+    # at its first use; gilsim's Pool start costs are measured with them imported).
     from concurrent.futures import ThreadPoolExecutor
     import multiprocessing.connection, multiprocessing.pool, multiprocessing.queues
     import multiprocessing.synchronize
