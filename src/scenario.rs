@@ -118,6 +118,7 @@ pub struct RawPython {
     pub thread_start: Option<Spanned<String>>,
     pub process_start: Option<RawStartMethods>,
     pub process_start_parent: Option<RawStartMethods>,
+    pub process_exit: Option<RawStartMethods>,
     pub pool_setup: Option<RawStartMethods>,
     pub helper_start: Option<RawHelperStart>,
     pub pickle: Option<Spanned<String>>,

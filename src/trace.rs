@@ -22,7 +22,7 @@ pub enum State {
     Runnable,
     /// Waiting for I/O (disk, network, sleep), or an event loop waiting in `select`.
     Io,
-    /// Starting a thread or a worker process.
+    /// Starting a thread or a worker process, or a worker process's exit.
     Spawn,
     /// Pickling or unpickling.
     Pickle,

@@ -27,17 +27,21 @@ pub struct CalibrateArgs {
     pub quiet: bool,
 }
 
-/// A Pool's start in three parts (docs/decisions.md, "Pool start"), from the probe's
-/// `pool_lifecycle_M` (one warm Pool(1)'s start, map, close and join), `process_start_parent_M`
-/// and `process_start_M` (its parent's CPU per worker and a worker's own): what is left of
-/// the lifecycle once those and the model's other costs of it are taken out is
+/// A Pool's start and end in four parts (docs/decisions.md, "Pool start"), from the
+/// probe's `pool_lifecycle_M` (one warm Pool(1)'s start, map, close and join),
+/// `process_start_parent_M`, `process_start_M` and `process_exit_M` (the parent's CPU per
+/// worker, a worker's by its first result, and the rest of the worker's life): what is
+/// left of the lifecycle once those and the model's other costs of it are taken out is
 /// `pool_setup`, paid once per Pool. Of those costs the worker's start runs beside the
 /// parent starting Pool's three handler threads, so the larger of the two counts.
+/// forkserver's workers are the server's children, whose exit the parent cannot see: they
+/// are forks, and take the fork workers' exit when it was measured.
 fn pool_start(
     python: &mut Python,
     secs: &dyn Fn(&str) -> Option<f64>,
     note: &mut dyn FnMut(&str, &str),
 ) {
+    let fork_exit = secs("process_exit_fork").map(SimDuration::from_secs_f64);
     for method in StartMethod::ALL {
         let m = method.name();
         let field = |what: &str| secs(&format!("{what}_{m}")).map(SimDuration::from_secs_f64);
@@ -48,34 +52,51 @@ fn pool_start(
         ) else {
             continue;
         };
+        let pool = format!("get_context('{m}').Pool");
+        let exit = match (field("process_exit"), fork_exit) {
+            (Some(exit), _) => {
+                note(
+                    &format!("python.process_exit.{m}"),
+                    &format!(
+                        "{pool}(1): the worker's CPU time over its life (getrusage(RUSAGE_CHILDREN) after join) less process_start; median of 3 fresh python3"
+                    ),
+                );
+                exit
+            }
+            (None, Some(exit)) => {
+                note(
+                    &format!("python.process_exit.{m}"),
+                    "its workers are the server's children, not the parent's: the fork workers' exit (they are forks too)",
+                );
+                exit
+            }
+            (None, None) => python.process_exit.of(method),
+        };
         *python.process_start_parent.of_mut(method) = parent;
         *python.process_start.of_mut(method) = child;
+        *python.process_exit.of_mut(method) = exit;
         let handlers = SimDuration(3 * python.thread_start.0);
         let message =
             python.dispatch.processes + python.pool_worker + SimDuration(2 * python.ipc_latency.0);
-        let accounted = parent + child.max(handlers) + message;
+        let accounted = parent + child.max(handlers) + message + exit;
         let setup = SimDuration(lifecycle.0.saturating_sub(accounted.0));
         *python.pool_setup.of_mut(method) = setup;
-        let pool = format!("get_context('{m}').Pool");
         note(
             &format!("python.process_start_parent.{m}"),
             &format!(
                 "{pool}(4)'s constructor less {pool}(1)'s, over 3: the parent's CPU time (getrusage), once the helper processes run; medians of 3 fresh python3"
             ),
         );
-        let child_how = if method == StartMethod::Forkserver {
-            "the worker's CPU time (/proc/PID/schedstat) after map(abs, [1]), before close"
-        } else {
-            "the worker's CPU time over its life (getrusage(RUSAGE_CHILDREN) across start, map(abs, [1]), close, join)"
-        };
         note(
             &format!("python.process_start.{m}"),
-            &format!("{pool}(1): {child_how}; median of 3 fresh python3"),
+            &format!(
+                "{pool}(1): the worker's CPU time (/proc/PID/schedstat) after map(abs, [1]), before close; median of 3 fresh python3"
+            ),
         );
         note(
             &format!("python.pool_setup.{m}"),
             &format!(
-                "{pool}(1)'s start, map(abs, [1]), close and join, {lifecycle} (median of 3 fresh python3), less the parent's and the worker's start above, 3 × thread_start beside the worker's start, and one message (dispatch, pool_worker, 2 × ipc_latency)"
+                "{pool}(1)'s start, map(abs, [1]), close and join, {lifecycle} (median of 3 fresh python3), less the parent's and the worker's start and the worker's exit, 3 × thread_start beside the worker's start, and one message (dispatch, pool_worker, 2 × ipc_latency)"
             ),
         );
     }

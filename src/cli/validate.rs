@@ -473,9 +473,10 @@ fn native_costs(python: &mut model::Python, c: &validate::native::Costs) -> Stri
     python.process_start.fork = d(c.process_start);
     python.process_start.forkserver = d(c.process_start);
     python.process_start.spawn = d(c.process_start);
-    // Measured whole (one child's start and first echo, wall time): no parent's share or
-    // Pool setup split out of it.
+    // Measured whole (one child's start and first echo, wall time): no parent's share, exit
+    // or Pool setup split out of it.
     python.process_start_parent = model::python::StartCosts::all(SimDuration::ZERO);
+    python.process_exit = model::python::StartCosts::all(SimDuration::ZERO);
     python.pool_setup = model::python::StartCosts::all(SimDuration::ZERO);
     // Its worker processes are re-executed gilsim binaries: no tracker, no server.
     python.helper_start.resource_tracker = SimDuration::ZERO;

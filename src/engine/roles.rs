@@ -195,6 +195,8 @@ pub(super) struct TaskHandler {
 #[derive(Clone, Debug, Default)]
 pub(super) struct PoolWorker {
     started: bool,
+    /// Got its sentinel and paid `process_exit`.
+    exiting: bool,
     chunk: Option<u32>,
     sub: u8,
     k: u32,
@@ -1198,7 +1200,20 @@ impl Sim<'_> {
                     w.sub = 0;
                     w.k = 0;
                 }
-                Some(Item::Sentinel) => return self.exit_worker(t),
+                Some(Item::Sentinel) => {
+                    // The interpreter's finalisation, then the exit the joiner waits for.
+                    let exit = py.process_exit.of(self.experiment.start_method);
+                    if w.exiting || exit.is_zero() {
+                        return self.exit_worker(t);
+                    }
+                    w.exiting = true;
+                    self.threads[t as usize].inbox = Some(Item::Sentinel);
+                    return Action::Compute {
+                        work: exit,
+                        gil: true,
+                        state: State::Spawn,
+                    };
+                }
                 _ => {
                     return Action::Get {
                         q: self.world.in_q,

@@ -17,6 +17,7 @@ wakeup = "0ns"
 thread_start = "0ns"
 process_start = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
 process_start_parent = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
+process_exit = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
 pool_setup = { fork = "0ns", forkserver = "0ns", spawn = "0ns" }
 helper_start = { resource_tracker = "0ns", forkserver = "0ns" }
 dispatch = { threads = "0ns", processes = "0ns", asyncio = "0ns" }
@@ -313,7 +314,7 @@ fn processes_up_to_the_core_count_take_the_longest_share() {
 }
 
 #[test]
-fn the_parent_sets_the_pool_up_then_starts_its_workers_one_after_another() {
+fn the_parent_sets_the_pool_up_then_starts_its_workers_one_after_another_and_they_exit() {
     use crate::model::python::StartCosts;
     // Four 100 ms tasks on four processes, four cores. Pool.__init__ sets up its queues
     // (5 ms) and starts each worker (10 ms of the parent's CPU each, holding its GIL) before
@@ -335,6 +336,9 @@ fn the_parent_sets_the_pool_up_then_starts_its_workers_one_after_another() {
     // is still starting when the tasks come, and its 3 ms delay its task.
     s.python.process_start.fork = SimDuration::from_millis(3);
     assert_eq!(run(&s, 0, 4).makespan, SimTime(148_000_000));
+    // Each worker's exit, once its sentinel comes, holds up the join: four in parallel.
+    s.python.process_exit.fork = SimDuration::from_millis(7);
+    assert_eq!(run(&s, 0, 4).makespan, SimTime(155_000_000));
     // The costs are the start method's own.
     s.experiments[0].start_method = crate::model::StartMethod::Spawn;
     s.python.process_start.spawn = SimDuration::ZERO;

@@ -139,14 +139,16 @@ pub fn render(preset: &Preset, notes: &Notes, header: &str) -> String {
                 ("spawn", c.spawn),
             ]
         };
-        let (s, parent, setup) = (
+        let (s, parent, exit, setup) = (
             per_method(s),
             per_method(&p.process_start_parent),
+            per_method(&p.process_exit),
             per_method(&p.pool_setup),
         );
-        let tables: [(&str, &[(&str, SimDuration)]); 6] = [
+        let tables: [(&str, &[(&str, SimDuration)]); 7] = [
             ("python.process_start", &s),
             ("python.process_start_parent", &parent),
+            ("python.process_exit", &exit),
             ("python.pool_setup", &setup),
             (
                 "python.helper_start",
@@ -218,6 +220,7 @@ mod tests {
         python.process_start.spawn = SimDuration(148_019_692);
         python.process_start_parent.fork = SimDuration(1_734_001);
         python.pool_setup.forkserver = SimDuration(2_345_678);
+        python.process_exit.spawn = SimDuration(19_876_543);
         python.pool_worker = SimDuration(27_345);
         let profile = Preset { machine, python };
         let notes = vec![(
@@ -231,13 +234,16 @@ mod tests {
     }
 
     #[test]
-    fn a_profile_from_before_the_split_pool_start_adds_no_default_parent_share() {
+    fn a_profile_from_before_the_split_pool_start_adds_no_default_parts() {
         use crate::model::python::StartCosts;
         let zero = StartCosts::all(SimDuration::ZERO);
         let old = "[python]\nprocess_start = { fork = \"9ms\" }\n";
         let p = crate::model::load_profile("host.toml", old).unwrap().python;
         assert_eq!(p.process_start.fork, SimDuration::from_millis(9));
-        assert_eq!((&p.process_start_parent, &p.pool_setup), (&zero, &zero));
+        assert_eq!(
+            (&p.process_start_parent, &p.process_exit, &p.pool_setup),
+            (&zero, &zero, &zero)
+        );
         // A profile with either new table keeps the defaults for what it does not set.
         let new = format!("{old}pool_setup = {{ fork = \"3ms\" }}\n");
         let p = crate::model::load_profile("host.toml", &new)

@@ -165,9 +165,9 @@ def children_cpu():
 
 def pool_once(ctx, n=1):
     # One Pool(n)'s start, map(abs, range(n)), close and join: its wall time, the parent's
-    # CPU time in the constructor, and the workers' CPU time — of the reaped children (fork
-    # and spawn: their whole life, exit included), else (forkserver's workers are the
-    # server's children) each worker's before close.
+    # CPU time in the constructor, a worker's CPU time by the end of the map (with n = 1,
+    # its start and one task), and over its life, exit included, from the reaped children
+    # (None with forkserver: its workers are the server's children).
     t, c, k = time.perf_counter(), own_cpu(), children_cpu()
     pool = ctx.Pool(n)
     construct = own_cpu() - c
@@ -177,7 +177,7 @@ def pool_once(ctx, n=1):
     pool.join()
     wall = time.perf_counter() - t
     reaped = children_cpu() - k
-    return wall, construct, (reaped if reaped > 0 else before_close) / n
+    return wall, construct, before_close / n, (reaped / n if reaped > 0 else None)
 
 
 if __name__ == "__main__":
@@ -196,6 +196,8 @@ if __name__ == "__main__":
         "parent": max(statistics.median(f[1] for f in fours)
                       - statistics.median(o[1] for o in ones), 0.0) / 3,
         "child": statistics.median(o[2] for o in ones),
+        "life": (statistics.median(o[3] for o in ones)
+                 if all(o[3] is not None for o in ones) else None),
         "tracker": cpu_seconds(tracker) if tracker else None,
         "server": cpu_seconds(server) if server else None,
     }))
@@ -400,6 +402,9 @@ def main():
         out["pool_lifecycle_" + m] = statistics.median(r["worker"] for r in runs)
         out["process_start_parent_" + m] = statistics.median(r["parent"] for r in runs)
         out["process_start_" + m] = statistics.median(r["child"] for r in runs)
+        if all(r["life"] is not None for r in runs):
+            out["process_exit_" + m] = max(
+                statistics.median(r["life"] for r in runs) - out["process_start_" + m], 0.0)
         if m == "forkserver":
             # Both helpers run with forkserver; spawn starts only the tracker.
             out["helper_tracker"] = statistics.median(r["tracker"] for r in runs)

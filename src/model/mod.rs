@@ -204,13 +204,17 @@ pub fn load_profile(file: &str, text: &str) -> Result<Preset, ScenarioError> {
     machine.preset = "host".into();
     let mut base = preset::default_python();
     // A profile written before `calibrate` split a Pool's start (docs/decisions.md, "Pool
-    // start") has the whole `Pool(1)` lifecycle in `process_start`: the parent's share and
-    // the setup are inside it, not to be added again from the defaults.
+    // start") has the whole `Pool(1)` lifecycle in `process_start`: the parent's share, the
+    // exit and the setup are inside it, not to be added again from the defaults.
     if raw.python.as_ref().is_some_and(|p| {
         let p = p.get_ref();
-        p.process_start.is_some() && p.process_start_parent.is_none() && p.pool_setup.is_none()
+        p.process_start.is_some()
+            && p.process_start_parent.is_none()
+            && p.process_exit.is_none()
+            && p.pool_setup.is_none()
     }) {
         base.process_start_parent = python::StartCosts::all(SimDuration::ZERO);
+        base.process_exit = python::StartCosts::all(SimDuration::ZERO);
         base.pool_setup = python::StartCosts::all(SimDuration::ZERO);
     }
     let python = python::build(&mut ctx, base, raw.python.as_ref()).map_err(unshift)?;

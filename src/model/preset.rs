@@ -217,6 +217,15 @@ pub fn default_python() -> Python {
             spawn: SimDuration::from_micros(700),
         },
         pool_setup: StartCosts::all(SimDuration::from_millis(2)),
+        // Measured the same way: a worker's CPU over its life (getrusage of the reaped
+        // children) less its CPU by its first result, `Pool(1)`: 1.2–1.6 ms with fork, ~20 ms
+        // with spawn (a whole interpreter's finalisation); forkserver's workers are forks
+        // of the server, taken as fork's.
+        process_exit: StartCosts {
+            fork: SimDuration::from_micros(1_500),
+            forkserver: SimDuration::from_micros(1_500),
+            spawn: SimDuration::from_millis(20),
+        },
         // Each helper is a fresh interpreter like a spawn child (60 ms above). The tracker
         // imports less than a child (no main module): measured on the project's VM with
         // CPython 3.11.7, tracker 60–80 ms and server 70–80 ms of CPU against ~85 ms for a

@@ -104,14 +104,17 @@ pub struct Python {
     pub switch_interval: SimDuration,
     /// `threading.Thread.start()` until the new thread runs.
     pub thread_start: SimDuration,
-    /// Worker process start, per start method: in the child (its interpreter's start up to
-    /// the worker loop, and its exit).
+    /// Worker process start, per start method: in the child, its interpreter's start up to
+    /// the worker loop.
     pub process_start: StartCosts,
     /// The parent's share of starting one worker, holding its GIL, one worker after
     /// another: `Process.start()` — `os.fork()`, or launching the interpreter and sending
     /// it the preparation data (spawn), or asking the server (forkserver). An addition to
     /// DESIGN §2 (docs/decisions.md, "Pool start").
     pub process_start_parent: StartCosts,
+    /// A worker's exit, in the child once it gets its sentinel, holding its GIL: the
+    /// interpreter's finalisation. An addition to DESIGN §2 (docs/decisions.md, "Pool start").
+    pub process_exit: StartCosts,
     /// Once per Pool, in the parent holding its GIL: Pool's queues and locks, and the rest
     /// of one Pool's start and shutdown that the other costs do not count. An addition to
     /// DESIGN §2 (docs/decisions.md, "Pool start").
@@ -161,6 +164,7 @@ pub(super) fn build(
     for (raw, costs) in [
         (&raw.process_start, &mut p.process_start),
         (&raw.process_start_parent, &mut p.process_start_parent),
+        (&raw.process_exit, &mut p.process_exit),
         (&raw.pool_setup, &mut p.pool_setup),
     ] {
         if let Some(s) = raw {
