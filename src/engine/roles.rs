@@ -143,8 +143,8 @@ enum Stage {
         next: u64,
         sub: u8,
     },
-    /// Pool's helper processes: 0 the resource tracker, 1 the forkserver, 2 waiting for
-    /// it to be ready.
+    /// Pool's set-up and helper processes: 0 the resource tracker, 1 the queues
+    /// (`pool_setup`), 2 the forkserver, 3 waiting for it to be ready.
     StartHelpers {
         next: u8,
     },
@@ -599,9 +599,10 @@ impl Sim<'_> {
                 }
                 Stage::StartHelpers { next } => {
                     // Pool.__init__'s queues register named semaphores with the resource
-                    // tracker (started without waiting); the first worker's start with
-                    // forkserver connects to the server and blocks until it has forked
-                    // the child (Lib/multiprocessing/{resource_tracker,forkserver}.py).
+                    // tracker (started without waiting) as they are made; the first
+                    // worker's start with forkserver starts the server, connects to it and
+                    // blocks until it has forked the child
+                    // (Lib/multiprocessing/{pool,resource_tracker,forkserver}.py).
                     let method = self.experiment.start_method;
                     m.stage = Stage::StartHelpers { next: next + 1 };
                     match next {
@@ -612,10 +613,22 @@ impl Sim<'_> {
                                 0,
                             )
                         }
-                        1 if method == StartMethod::Forkserver => {
-                            return Action::StartProcess(Spawn::Forkserver, "forkserver", 0)
+                        1 => {
+                            // The queues and locks, and the part of a Pool's start and
+                            // shutdown no other cost counts (python.pool_setup).
+                            let setup = py.pool_setup.of(method);
+                            if !setup.is_zero() {
+                                return Action::Compute {
+                                    work: setup,
+                                    gil: true,
+                                    state: State::Spawn,
+                                };
+                            }
                         }
                         2 if method == StartMethod::Forkserver => {
+                            return Action::StartProcess(Spawn::Forkserver, "forkserver", 0)
+                        }
+                        3 if method == StartMethod::Forkserver => {
                             if self.take_inbox(t) != Some(Item::Done) {
                                 m.stage = Stage::StartHelpers { next };
                                 return Action::Get {
@@ -625,21 +638,11 @@ impl Sim<'_> {
                                 };
                             }
                         }
-                        0..=2 => {}
+                        0..=3 => {}
                         _ => {
                             m.stage = Stage::StartWorkers {
                                 next: 0,
                                 paid: false,
-                            };
-                            // Pool.__init__'s queues and locks, and the part of its start
-                            // and shutdown no other cost counts (python.pool_setup).
-                            let setup = py.pool_setup.of(method);
-                            if !setup.is_zero() {
-                                return Action::Compute {
-                                    work: setup,
-                                    gil: true,
-                                    state: State::Spawn,
-                                };
                             }
                         }
                     }
