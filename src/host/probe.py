@@ -172,12 +172,20 @@ def pool_once(ctx, n=1):
     pool = ctx.Pool(n)
     construct = own_cpu() - c
     pool.map(abs, range(n), chunksize=1)
-    before_close = sum(cpu_seconds(w.pid) for w in pool._pool)
+    try:
+        before_close = sum(cpu_seconds(w.pid) for w in pool._pool) / n
+    except OSError:  # no /proc
+        before_close = None
     pool.close()
     pool.join()
     wall = time.perf_counter() - t
     reaped = children_cpu() - k
-    return wall, construct, before_close / n, (reaped / n if reaped > 0 else None)
+    return wall, construct, before_close, (reaped / n if reaped > 0 else None)
+
+
+def median_of(values):
+    values = list(values)
+    return statistics.median(values) if all(v is not None for v in values) else None
 
 
 if __name__ == "__main__":
@@ -195,9 +203,8 @@ if __name__ == "__main__":
         # The parent's CPU per worker in the constructor: Pool(4)'s less Pool(1)'s, over 3.
         "parent": max(statistics.median(f[1] for f in fours)
                       - statistics.median(o[1] for o in ones), 0.0) / 3,
-        "child": statistics.median(o[2] for o in ones),
-        "life": (statistics.median(o[3] for o in ones)
-                 if all(o[3] is not None for o in ones) else None),
+        "child": median_of(o[2] for o in ones),
+        "life": median_of(o[3] for o in ones),
         "tracker": cpu_seconds(tracker) if tracker else None,
         "server": cpu_seconds(server) if server else None,
     }))
@@ -401,10 +408,12 @@ def main():
         runs = [pool_start(m) for _ in range(3)]
         out["pool_lifecycle_" + m] = statistics.median(r["worker"] for r in runs)
         out["process_start_parent_" + m] = statistics.median(r["parent"] for r in runs)
-        out["process_start_" + m] = statistics.median(r["child"] for r in runs)
-        if all(r["life"] is not None for r in runs):
-            out["process_exit_" + m] = max(
-                statistics.median(r["life"] for r in runs) - out["process_start_" + m], 0.0)
+        child = [r["child"] for r in runs]
+        life = [r["life"] for r in runs]
+        if None not in child:  # else no /proc: the Pool start keeps its defaults
+            out["process_start_" + m] = statistics.median(child)
+            if None not in life:
+                out["process_exit_" + m] = max(statistics.median(life) - out["process_start_" + m], 0.0)
         if m == "forkserver":
             # Both helpers run with forkserver; spawn starts only the tracker.
             out["helper_tracker"] = statistics.median(r["tracker"] for r in runs)
