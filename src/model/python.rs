@@ -9,7 +9,7 @@ use crate::time::SimDuration;
 use super::Ctx;
 
 /// A cost per start method: of starting one worker process (in the child, or the parent's
-/// share in the parent), or of setting up one Pool.
+/// share in the parent), of its exit, or of setting up one Pool.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartCosts {
     /// `fork`: copy-on-write clone of the parent.
