@@ -191,6 +191,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         }
     }
     bar.finish_and_clear();
+    let drift = speed_drift(&scenario, &rows, &measured);
 
     // (experiment, workers, predicted, median, min, max, error %)
     let stats: Vec<(String, u32, f64, f64, f64, f64, f64)> = rows
@@ -322,6 +323,9 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
             shared.join("\n")
         ));
     }
+    if let Some(note) = drift {
+        out.push_str(&note);
+    }
     let mut errors: Vec<f64> = stats.iter().map(|s| s.6.abs()).collect();
     errors.sort_by(f64::total_cmp);
     out.push_str(&format!(
@@ -376,6 +380,73 @@ fn wakeup_ranges(
         }
     }
     Ok(ranges)
+}
+
+/// A serial run further off its prediction than this share says the host ran at another
+/// speed than the program measured (docs/decisions.md, "Speed drift in validate").
+const SPEED_DRIFT: f64 = 0.08;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// When the scenario's first serial run missed its prediction by more than
+/// [`SPEED_DRIFT`]: a note that the host runs at another speed than when it was calibrated,
+/// which every row carries, and each row's speedup over that serial run measured within
+/// each round of runs (they are interleaved), which cancels it. `measured[i]` are row
+/// `i`'s times in round order.
+fn speed_drift(
+    scenario: &model::Scenario,
+    rows: &[(String, u32, f64)],
+    measured: &[Vec<f64>],
+) -> Option<String> {
+    let serial = rows.iter().position(|(name, _, _)| {
+        scenario
+            .experiments
+            .iter()
+            .any(|e| &e.name == name && e.strategy == Strategy::Serial)
+    })?;
+    let predicted = rows[serial].2;
+    let off = median(measured[serial].clone()) / predicted - 1.0;
+    if off.abs() <= SPEED_DRIFT || rows.len() < 2 {
+        return None;
+    }
+    let mut note = format!(
+        "\n{} ran {:.0} % {} than predicted: its work is its steps' durations at the speed \
+         the program\n  measured as it started, so the host ran {} than that (a VM's other \
+         tenants, frequency\n  scaling), and every row carries it. Speedups over {}, taken \
+         within each round of runs,\n  cancel it:\n",
+        rows[serial].0,
+        off.abs() * 100.0,
+        if off > 0.0 { "slower" } else { "faster" },
+        if off > 0.0 { "slower" } else { "faster" },
+        rows[serial].0,
+    );
+    for (i, (name, workers, p)) in rows.iter().enumerate() {
+        if i == serial {
+            continue;
+        }
+        let per_round: Vec<f64> = measured[serial]
+            .iter()
+            .zip(&measured[i])
+            .map(|(s, t)| s / t)
+            .collect();
+        let (lo, hi) = per_round
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        note.push_str(&format!(
+            "  {name} ×{workers}: predicted {:.2}×, measured {:.2}× ({lo:.2}–{hi:.2}×)\n",
+            predicted / p,
+            median(per_round),
+        ));
+    }
+    Some(note)
 }
 
 /// A prediction that sharing a device moves by more than this share is noted (below it,
@@ -609,6 +680,38 @@ mod tests {
         let limits = Limits::default();
         let model = super::super::run::simulate_all(&scenario, &limits, 1, |_, _| {}).unwrap();
         makespans_as_run(&scenario, &limits, &model).unwrap()
+    }
+
+    #[test]
+    fn a_serial_run_off_its_prediction_brings_the_speedups_measured_round_by_round() {
+        let scenario = model::load(
+            "t.toml",
+            "name = \"x\"\n[tasks.c]\nsteps = [{ cpu = \"1s\" }]\n[job]\ntasks = { c = 2 }\n\
+             [[experiment]]\nname = \"threads\"\nstrategy = \"threads\"\nworkers = 2\n\
+             [[experiment]]\nname = \"serial\"\nstrategy = \"serial\"\n",
+            None,
+        )
+        .unwrap();
+        let rows = [
+            ("threads".to_string(), 2, 0.5),
+            ("serial".to_string(), 1, 1.0),
+        ];
+        // Serial 20 % slow (median 1.2 s); per round the threads were 1.5, 2.0 and 2.0
+        // times faster than it.
+        let slow = [vec![0.8, 0.55, 0.65], vec![1.2, 1.1, 1.3]];
+        let note = speed_drift(&scenario, &rows, &slow).unwrap();
+        assert!(
+            note.contains("serial ran 20 % slower than predicted"),
+            "{note}"
+        );
+        assert!(
+            note.contains("threads ×2: predicted 2.00×, measured 2.00× (1.50–2.00×)"),
+            "{note}"
+        );
+        // Within the threshold, or without a serial run: nothing to say.
+        let close = [vec![0.8, 0.55, 0.65], vec![1.05, 1.0, 1.07]];
+        assert!(speed_drift(&scenario, &rows, &close).is_none());
+        assert!(speed_drift(&scenario, &rows[..1], &slow[..1]).is_none());
     }
 
     #[test]
