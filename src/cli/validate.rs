@@ -413,19 +413,25 @@ fn speed_drift(
             .any(|e| &e.name == name && e.strategy == Strategy::Serial)
     })?;
     let predicted = rows[serial].2;
-    let off = median(measured[serial].clone()) / predicted - 1.0;
-    if off.abs() <= SPEED_DRIFT || rows.len() < 2 {
+    let took = median(measured[serial].clone());
+    // The table's error, (predicted − measured) / measured.
+    let error = (predicted - took) / took;
+    if error.abs() <= SPEED_DRIFT || rows.len() < 2 {
         return None;
     }
+    let (pace, by) = if took > predicted {
+        ("slower", took / predicted - 1.0)
+    } else {
+        ("faster", predicted / took - 1.0)
+    };
     let mut note = format!(
-        "\n{} ran {:.0} % {} than predicted: its work is its steps' durations at the speed \
-         the program\n  measured as it started, so the host ran {} than that (a VM's other \
-         tenants, frequency\n  scaling), and every row carries it. Speedups over {}, taken \
-         within each round of runs,\n  cancel it:\n",
+        "\n{} is {:+.1} % off: its work is its steps' durations at the speed the program \
+         measured as it\n  started, so the host ran them {:.0} % {pace} than that (a VM's \
+         other tenants, frequency scaling),\n  and every row carries it. Speedups over {}, \
+         taken within each round of runs, cancel it:\n",
         rows[serial].0,
-        off.abs() * 100.0,
-        if off > 0.0 { "slower" } else { "faster" },
-        if off > 0.0 { "slower" } else { "faster" },
+        error * 100.0,
+        by * 100.0,
         rows[serial].0,
     );
     for (i, (name, workers, p)) in rows.iter().enumerate() {
@@ -701,7 +707,7 @@ mod tests {
         let slow = [vec![0.8, 0.55, 0.65], vec![1.2, 1.1, 1.3]];
         let note = speed_drift(&scenario, &rows, &slow).unwrap();
         assert!(
-            note.contains("serial ran 20 % slower than predicted"),
+            note.contains("serial is -16.7 % off") && note.contains("ran them 20 % slower"),
             "{note}"
         );
         assert!(
