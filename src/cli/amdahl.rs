@@ -162,17 +162,12 @@ pub fn read_measured(path: &Path) -> Result<Vec<(f64, f64)>, Error> {
 
 /// One point per worker count, its runs' median time, in worker order.
 fn medians_by_workers(mut points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
-    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
     points
         .chunk_by(|a, b| a.0 == b.0)
         .map(|runs| {
-            let n = runs.len();
-            let median = if n % 2 == 1 {
-                runs[n / 2].1
-            } else {
-                (runs[n / 2 - 1].1 + runs[n / 2].1) / 2.0
-            };
-            (runs[0].0, median)
+            let times: Vec<f64> = runs.iter().map(|r| r.1).collect();
+            (runs[0].0, super::median(&times))
         })
         .collect()
 }

@@ -185,3 +185,17 @@ pub(crate) fn print_stdout(text: &str) -> Result<(), Error> {
         _ => Ok(()),
     }
 }
+
+/// The median of measured times: the middle one, or the mean of the two middle ones of an
+/// even count (`validate`'s rows and speedups, `amdahl --measured`'s repeated runs).
+/// `values` is not empty.
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}

@@ -199,11 +199,7 @@ pub(super) fn run(args: &ValidateArgs) -> Result<(), Error> {
         .zip(&mut measured)
         .map(|((name, w, p), runs)| {
             runs.sort_by(f64::total_cmp);
-            let median = if runs.len() % 2 == 1 {
-                runs[runs.len() / 2]
-            } else {
-                (runs[runs.len() / 2 - 1] + runs[runs.len() / 2]) / 2.0
-            };
+            let median = super::median(runs);
             let err = (p - median) / median * 100.0;
             (
                 name.clone(),
@@ -386,16 +382,6 @@ fn wakeup_ranges(
 /// speed than the program measured (docs/decisions.md, "Speed drift in validate").
 const SPEED_DRIFT: f64 = 0.08;
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
-
 /// When the scenario's first serial run missed its prediction by more than
 /// [`SPEED_DRIFT`]: a note that the host runs at another speed than when it was calibrated,
 /// which every row carries, and each row's speedup over that serial run measured within
@@ -413,7 +399,7 @@ fn speed_drift(
             .any(|e| &e.name == name && e.strategy == Strategy::Serial)
     })?;
     let predicted = rows[serial].2;
-    let took = median(measured[serial].clone());
+    let took = super::median(&measured[serial]);
     // The table's error, (predicted − measured) / measured.
     let error = (predicted - took) / took;
     if error.abs() <= SPEED_DRIFT || rows.len() < 2 {
@@ -449,7 +435,7 @@ fn speed_drift(
         note.push_str(&format!(
             "  {name} ×{workers}: predicted {:.2}×, measured {:.2}× ({lo:.2}–{hi:.2}×)\n",
             predicted / p,
-            median(per_round),
+            super::median(&per_round),
         ));
     }
     Some(note)
