@@ -195,7 +195,7 @@ pub(super) struct TaskHandler {
 #[derive(Clone, Debug, Default)]
 pub(super) struct PoolWorker {
     started: bool,
-    /// Got its sentinel and paid `process_exit`.
+    /// Got its sentinel: it pays `process_exit`, then exits.
     exiting: bool,
     chunk: Option<u32>,
     sub: u8,
@@ -1197,6 +1197,9 @@ impl Sim<'_> {
                 }
                 continue;
             }
+            if w.exiting {
+                return self.exit_worker(t);
+            }
             match self.take_inbox(t) {
                 Some(Item::Chunk(c)) => {
                     w.chunk = Some(c);
@@ -1206,11 +1209,10 @@ impl Sim<'_> {
                 Some(Item::Sentinel) => {
                     // The interpreter's finalisation, then the exit the joiner waits for.
                     let exit = py.process_exit.of(self.experiment.start_method);
-                    if w.exiting || exit.is_zero() {
+                    if exit.is_zero() {
                         return self.exit_worker(t);
                     }
                     w.exiting = true;
-                    self.threads[t as usize].inbox = Some(Item::Sentinel);
                     return Action::Compute {
                         work: exit,
                         gil: true,
