@@ -133,6 +133,12 @@ def pipe_costs():
 # Source text, because POOL_START (a program of its own) needs it too: run with `python3 -c`,
 # this module has no file for inspect.getsource.
 CPU_SECONDS = """
+def own_cpu():
+    # CPU time of this process, every thread (user + system).
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def cpu_seconds(pid):
     # CPU time of another process so far: /proc/PID/schedstat (ns), else /proc/PID/stat.
     try:
@@ -152,11 +158,6 @@ import multiprocessing as mp
 import multiprocessing.pool
 
 """ + CPU_SECONDS + """
-
-def own_cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
 
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -226,12 +227,6 @@ def pool_start(method):
     return json.loads(out.stdout)
 
 
-def _process_cpu():
-    """CPU time of this process, every thread (user + system)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def _blocks(pid):
     """Voluntary context switches of another process so far (/proc/PID/status): each is a
     wait that blocked, and was woken."""
@@ -256,9 +251,9 @@ def dispatch_processes():
             w0, wb0 = cpu_seconds(worker), _blocks(worker)
         except OSError:  # no /proc: the worker's side stays the default
             w0 = wb0 = None
-        p0, pb0 = _process_cpu(), resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+        p0, pb0 = own_cpu(), resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
         pool.map(abs, range(n), chunksize=1)
-        parent = (_process_cpu() - p0) / n
+        parent = (own_cpu() - p0) / n
         parent_blocks = (resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - pb0) / n
         if w0 is None:
             return parent, None, parent_blocks, None
