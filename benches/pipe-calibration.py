@@ -16,17 +16,18 @@ large-payloads.toml (Pool(2), 50 ms tasks, 8 MB in, 2 MB out).
 Without --host it first runs `gilsim calibrate --quick` for the rest of the profile.
 """
 import argparse
-import atexit
 import csv
 import importlib.util
 import multiprocessing as mp
 import re
-import shutil
 import statistics
 import subprocess
-import tempfile
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import performance  # noqa: E402  (scratch: the benches' temporary directories)
 
 ROOT = Path(__file__).resolve().parent.parent
 GILSIM = ROOT / "target" / "release" / "gilsim"
@@ -104,8 +105,7 @@ def main():
     ap.add_argument("--host", type=Path)
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="gilsim-pipe-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    tmp = performance.scratch("gilsim-pipe-")
     host = a.host
     if host is None:
         host = tmp / "host.toml"
